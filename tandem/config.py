@@ -1,0 +1,171 @@
+"""Every setting Tandem reads from the environment, with its description, default and parser.
+
+This is the one place settings are declared. ``tandem.settings`` turns them into Django
+settings; ``docs/configuration.md`` documents them, and a test checks that every entry here is
+documented there. A bad value raises :class:`ConfigError` with a one-line message, and start-up
+stops.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A setting has a value Tandem cannot use. The message is one line and names the setting."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    description: str
+    default: str | None
+    parse: Callable[[str], Any]
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _env_name(value: str) -> str:
+    if value not in ("development", "production", "test"):
+        raise ValueError("expected development, production or test")
+    return value
+
+
+def _hosts(value: str) -> list[str]:
+    hosts = [h.strip() for h in value.split(",") if h.strip()]
+    if not hosts:
+        raise ValueError("expected a comma-separated list of host names")
+    return hosts
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("sqlite:", "postgres://", "postgresql://", "pgsql://")):
+        raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST:PORT/NAME")
+    return value
+
+
+def _path(value: str) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+SETTINGS: list[Setting] = [
+    Setting(
+        "TANDEM_ENV",
+        "Where Tandem runs: development, production or test. In production a secret key and "
+        "allowed hosts must be given, and debug is refused.",
+        "development",
+        _env_name,
+    ),
+    Setting(
+        "TANDEM_VAR_DIR",
+        "Directory for local state: the SQLite database, the generated demo secret key, "
+        "synthetic output. Created when missing.",
+        "./var",
+        _path,
+    ),
+    Setting(
+        "TANDEM_DATABASE_URL",
+        "The operational database. Default: a SQLite file under TANDEM_VAR_DIR. PostgreSQL: "
+        "postgresql://USER[:PASSWORD]@HOST:PORT/NAME.",
+        None,
+        _database_url,
+    ),
+    Setting(
+        "TANDEM_SECRET_KEY",
+        "Django secret key (sessions, CSRF, signing). Required when TANDEM_ENV=production; "
+        "otherwise generated once and kept in TANDEM_VAR_DIR/secret_key.",
+        None,
+        str,
+    ),
+    Setting("TANDEM_DEBUG", "Show Django debug pages. Never in production.", "false", _bool),
+    Setting(
+        "TANDEM_ALLOWED_HOSTS",
+        "Comma-separated host names the server answers to.",
+        "127.0.0.1,localhost,testserver",
+        _hosts,
+    ),
+    Setting(
+        "TANDEM_TIME_ZONE",
+        "IANA time zone for dates shown to users and for 'today' in clinical rules.",
+        "America/New_York",
+        _time_zone,
+    ),
+    Setting(
+        "TANDEM_LOG_LEVEL",
+        "Log level for Tandem's own loggers (DEBUG, INFO, WARNING, ERROR). Logs never carry "
+        "patient data.",
+        "INFO",
+        lambda v: v.upper() if v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else _raise(v),
+    ),
+]
+
+
+def _raise(value: str) -> Any:
+    raise ValueError(f"unexpected value {value!r}")
+
+
+def read(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Parse every setting from ``environ`` (default ``os.environ``); raise ConfigError."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.name, setting.default)
+        if raw is None:
+            values[setting.name] = None
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.name}={raw!r}: {exc}") from None
+    _check_production(values)
+    return values
+
+
+def _check_production(values: dict[str, Any]) -> None:
+    if values["TANDEM_ENV"] != "production":
+        return
+    if not values["TANDEM_SECRET_KEY"]:
+        raise ConfigError("TANDEM_SECRET_KEY is required when TANDEM_ENV=production")
+    if len(values["TANDEM_SECRET_KEY"]) < 32:
+        raise ConfigError("TANDEM_SECRET_KEY must be at least 32 characters in production")
+    if values["TANDEM_DEBUG"]:
+        raise ConfigError("TANDEM_DEBUG must be false when TANDEM_ENV=production")
+
+
+def secret_key(values: dict[str, Any]) -> str:
+    """The configured key, or (outside production) one generated once and stored on disk."""
+    if values["TANDEM_SECRET_KEY"]:
+        return str(values["TANDEM_SECRET_KEY"])
+    var_dir: Path = values["TANDEM_VAR_DIR"]
+    key_file = var_dir / "secret_key"
+    try:
+        if key_file.exists():
+            return key_file.read_text().strip()
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+    except OSError as exc:
+        raise ConfigError(f"TANDEM_VAR_DIR={var_dir}: cannot keep the secret key: {exc}") from None

@@ -1,0 +1,325 @@
+"""``consent.gate``: the one door through which patient data is read.
+
+Every read names the reader, the patient(s), the purpose and the data requested. The gate
+finds the reader's relationship to the patient (care team, a site role that grants the
+purpose, the patient themself, or an emergency), filters each requested kind of data by the
+sensitivity rules in :mod:`tandem.consent.rules` and the patient's consent directives, and
+records an audit event (shown / redacted / denied). Withheld rows are never loaded into the
+caller's hands; the caller receives counts and reasons to show as a notice.
+
+Domain ``queries.py`` modules build on :func:`read`, :func:`visible_patients` and
+:func:`record_listing`; nothing else in the code base queries patient-data models
+(``tests/test_architecture.py`` enforces it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from tandem.audit import services as audit
+from tandem.consent import rules
+from tandem.consent.models import ConsentDirective, Purpose
+from tandem.core.models import CareTeamMember, Practitioner, Sensitivity, SiteRole
+
+# kind -> "app_label.Model". Kinds without a sensitivity column are always "normal".
+KINDS: dict[str, str] = {
+    "coverage": "registry.Coverage",
+    "identifiers": "registry.PatientIdentifier",
+    "contacts": "registry.PatientContact",
+    "care_team": "core.CareTeamMember",
+    "encounters": "clinical.Encounter",
+    "conditions": "clinical.Condition",
+    "observations": "clinical.Observation",
+    "procedures": "clinical.Procedure",
+    "service_requests": "clinical.ServiceRequest",
+    "notes": "clinical.ClinicalNote",
+    "medication_orders": "meds.MedicationOrder",
+    "medication_dispenses": "meds.MedicationDispense",
+    "appointments": "scheduling.Appointment",
+    "assessments": "screening.AssessmentResponse",
+    "consents": "consent.ConsentDirective",
+}
+
+REASONS = {
+    Sensitivity.PSYCHOTHERAPY_NOTE: "Psychotherapy notes are visible to their author only.",
+    Sensitivity.SUBSTANCE_USE: "Substance use treatment records (42 CFR Part 2): the patient "
+    "has not consented to share them with you for this purpose.",
+    Sensitivity.MENTAL_HEALTH: "Behavioral health records: shared outside the behavioral "
+    "health program only with the patient's consent, and there is none for you.",
+    Sensitivity.HIV: "HIV-related records: shared for this purpose only with the patient's "
+    "consent.",
+    Sensitivity.REPRODUCTIVE_HEALTH: "Reproductive health records: shared for this purpose only "
+    "with the patient's consent.",
+}
+
+
+class AccessDenied(Exception):
+    """The reader has no relationship to the patient that allows this purpose."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One kind of data: optional filter, ordering and limit, applied after the gate's filter."""
+
+    kind: str
+    where: Q | None = None
+    order_by: Sequence[str] = ()
+    limit: int | None = None
+    select_related: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Redaction:
+    kind: str
+    label: str
+    count: int
+    reason: str
+
+
+@dataclass
+class Disclosure:
+    """What the reader may see of one patient, and a notice for what was withheld."""
+
+    patient: Any
+    purpose: str
+    basis: str
+    data: dict[str, list[Any]] = field(default_factory=dict)
+    redactions: list[Redaction] = field(default_factory=list)
+
+    def withheld(self, kind: str) -> list[Redaction]:
+        return [r for r in self.redactions if r.kind == kind]
+
+
+@dataclass(frozen=True)
+class _Reader:
+    user: Any
+    practitioner: Practitioner | None
+    own_patient_id: int | None
+    today: dt.date
+
+
+def _reader(user: Any) -> _Reader:
+    practitioner = Practitioner.objects.filter(user_id=user.pk, active=True).first()
+    patient_model = apps.get_model("registry", "Patient")
+    own = patient_model.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    return _Reader(user, practitioner, own, timezone.localdate())
+
+
+def _active_membership(reader: _Reader) -> Q:
+    return Q(practitioner=reader.practitioner, start__lte=reader.today) & (
+        Q(end__isnull=True) | Q(end__gte=reader.today)
+    )
+
+
+def _site_ids_granting(reader: _Reader, purpose: str) -> list[int]:
+    roles = [r for r, purposes in rules.SITE_ROLE_PURPOSES.items() if purpose in purposes]
+    return list(
+        SiteRole.objects.filter(user_id=reader.user.pk, role__in=roles).values_list(
+            "site_id", flat=True
+        )
+    )
+
+
+def _registered_at(site_ids: list[int]) -> Q:
+    identifier = apps.get_model("registry", "PatientIdentifier")
+    return Q(home_site_id__in=site_ids) | Q(
+        Exists(
+            identifier.objects.filter(patient=OuterRef("pk"), kind="mrn", site_id__in=site_ids)
+        )
+    )
+
+
+def visible_patients(*, user: Any, purpose: str) -> QuerySet:
+    """The patients this reader may see for this purpose (not yet audited: see record_listing)."""
+    patient_model = apps.get_model("registry", "Patient")
+    reader = _reader(user)
+    if purpose == Purpose.PATIENT_ACCESS:
+        return patient_model.objects.filter(pk=reader.own_patient_id or -1)
+    if purpose not in (Purpose.TREATMENT, Purpose.OPERATIONS) or not (
+        reader.practitioner or _site_ids_granting(reader, purpose)
+    ):
+        return patient_model.objects.none()
+    condition = _registered_at(_site_ids_granting(reader, purpose))
+    if purpose == Purpose.TREATMENT and reader.practitioner is not None:
+        memberships = CareTeamMember.objects.filter(_active_membership(reader), patient=OuterRef("pk"))
+        condition |= Q(Exists(memberships))
+    return patient_model.objects.filter(condition)
+
+
+def _basis(reader: _Reader, patient: Any, purpose: str) -> str | None:
+    if purpose == Purpose.PATIENT_ACCESS:
+        return "the patient" if reader.own_patient_id == patient.pk else None
+    if purpose == Purpose.EMERGENCY:
+        return "emergency access" if reader.practitioner is not None else None
+    if purpose == Purpose.TREATMENT and reader.practitioner is not None:
+        roles = list(
+            CareTeamMember.objects.filter(_active_membership(reader), patient=patient)
+            .values_list("role", flat=True)
+            .distinct()
+        )
+        if roles:
+            return "care team (" + ", ".join(sorted(roles)) + ")"
+    site_ids = _site_ids_granting(reader, purpose)
+    if site_ids and patient.__class__.objects.filter(_registered_at(site_ids), pk=patient.pk).exists():
+        return "site role"
+    return None
+
+
+def _consented_labels(reader: _Reader, patient_id: int, purpose: str) -> set[str]:
+    if reader.practitioner is None:
+        return set()
+    practitioner = reader.practitioner
+    org_ids = list(practitioner.sites.values_list("organization_id", flat=True))
+    team_roles = list(
+        CareTeamMember.objects.filter(_active_membership(reader), patient_id=patient_id)
+        .values_list("role", flat=True)
+    )
+    directives = ConsentDirective.objects.filter(
+        Q(end__isnull=True) | Q(end__gte=reader.today),
+        patient_id=patient_id,
+        status=ConsentDirective.Status.ACTIVE,
+        purpose=purpose,
+        start__lte=reader.today,
+    ).filter(
+        Q(recipient_kind="person", recipient_practitioner=practitioner)
+        | Q(recipient_kind="organization", recipient_organization_id__in=org_ids)
+        | Q(recipient_kind="role", recipient_role__in=team_roles)
+    )
+    return set(directives.values_list("category", flat=True))
+
+
+def _inside_behavioral_health(reader: _Reader, patient_id: int) -> bool:
+    if reader.practitioner is None:
+        return False
+    if reader.practitioner.programs.filter(kind__in=rules.BEHAVIORAL_PROGRAM_KINDS).exists():
+        return True
+    return CareTeamMember.objects.filter(
+        _active_membership(reader),
+        patient_id=patient_id,
+        role__in=rules.BEHAVIORAL_CARE_TEAM_ROLES,
+    ).exists()
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """What one reader may see of one patient for one purpose."""
+
+    labels: frozenset[str]
+    part2_program_ids: frozenset[int]
+    author_id: int | None
+
+    def filter_for(self, model: Any) -> Q | None:
+        """The row filter for ``model``; None when the model carries no label."""
+        fields = {f.name for f in model._meta.get_fields()}
+        if "sensitivity" not in fields:
+            return None
+        allowed = Q(sensitivity__in=sorted(self.labels))
+        if self.part2_program_ids:
+            allowed |= Q(sensitivity=Sensitivity.SUBSTANCE_USE, program_id__in=self.part2_program_ids)
+        if self.author_id is not None and "author" in fields:
+            allowed |= Q(sensitivity=Sensitivity.PSYCHOTHERAPY_NOTE, author_id=self.author_id)
+        return allowed
+
+
+def _policy(reader: _Reader, patient_id: int, purpose: str) -> _Policy:
+    labels = {Sensitivity.NORMAL.value}
+    own = purpose == Purpose.PATIENT_ACCESS
+    emergency = purpose == Purpose.EMERGENCY
+    if own or emergency or purpose == Purpose.TREATMENT:
+        labels |= {Sensitivity.HIV, Sensitivity.REPRODUCTIVE_HEALTH}
+    if own or emergency or _inside_behavioral_health(reader, patient_id):
+        labels.add(Sensitivity.MENTAL_HEALTH)
+    if own or emergency:
+        labels.add(Sensitivity.SUBSTANCE_USE)
+    labels |= _consented_labels(reader, patient_id, purpose) & set(ConsentDirective.Category.values)
+    part2: frozenset[int] = frozenset()
+    if reader.practitioner is not None:
+        part2 = frozenset(
+            reader.practitioner.programs.filter(is_part2=True).values_list("pk", flat=True)
+        )
+    author = reader.practitioner.pk if reader.practitioner is not None else None
+    return _Policy(frozenset(labels), part2, author)
+
+
+def read(
+    *,
+    user: Any,
+    patient_id: int,
+    purpose: str,
+    requests: Iterable[Request],
+    action: str = "read",
+    detail: str = "",
+) -> Disclosure:
+    """Return what ``user`` may see of the patient; audit the access. Raise AccessDenied."""
+    requests = list(requests)
+    kinds = ",".join(r.kind for r in requests)
+    patient_model = apps.get_model("registry", "Patient")
+    patient = patient_model.objects.filter(pk=patient_id).first()
+    reader = _reader(user)
+    basis = _basis(reader, patient, purpose) if patient is not None else None
+    if basis is None:
+        audit.record(
+            actor=user,
+            entry=audit.Entry(action, "denied", patient_id, kinds, purpose, detail),
+        )
+        raise AccessDenied(f"no relationship allows {purpose} access to this patient")
+    policy = _policy(reader, patient.pk, purpose)
+    disclosure = Disclosure(patient=patient, purpose=purpose, basis=basis)
+    for request in requests:
+        model = apps.get_model(KINDS[request.kind])
+        base = model.objects.filter(patient_id=patient.pk)
+        if request.where is not None:
+            base = base.filter(request.where)
+        shown = base
+        allowed = policy.filter_for(model)
+        if allowed is not None:
+            shown = base.filter(allowed)
+            hidden = (
+                base.exclude(allowed).values("sensitivity").annotate(n=Count("pk")).order_by()
+            )
+            for row in hidden:
+                disclosure.redactions.append(
+                    Redaction(request.kind, row["sensitivity"], row["n"], REASONS[row["sensitivity"]])
+                )
+        if request.select_related:
+            shown = shown.select_related(*request.select_related)
+        if request.order_by:
+            shown = shown.order_by(*request.order_by)
+        if request.limit is not None:
+            shown = shown[: request.limit]
+        disclosure.data[request.kind] = list(shown)
+    withheld = ";".join(f"{r.kind}:{r.label}x{r.count}" for r in disclosure.redactions)
+    audit.record(
+        actor=user,
+        entry=audit.Entry(
+            action,
+            "redacted" if disclosure.redactions else "shown",
+            patient.pk,
+            kinds,
+            purpose,
+            (detail + (f" withheld={withheld}" if withheld else "")).strip(),
+        ),
+    )
+    return disclosure
+
+
+def record_listing(*, user: Any, patients: Sequence[Any], purpose: str, detail: str) -> None:
+    """Audit that these patients' identifying details were listed to ``user`` (search, lists)."""
+    audit.record_many(
+        actor=user,
+        entries=[
+            audit.Entry("list", "shown", p.pk, "demographics", purpose, detail) for p in patients
+        ],
+    )
+
+
+def deny(*, user: Any, patient_id: int | None, purpose: str, detail: str) -> None:
+    """Audit a refused request that never reached :func:`read` (e.g. a malformed id)."""
+    audit.record(actor=user, entry=audit.Entry("read", "denied", patient_id, "", purpose, detail))

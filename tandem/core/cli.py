@@ -1,0 +1,173 @@
+"""Platform commands: demo, serve, migrate, makemigrations, createuser, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from tandem.core.lib.cli import UsageError
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1–65535, got {port}")
+    return port
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {number}")
+    return number
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="migrate, create demo logins, generate a synthetic population if empty, serve",
+        description="Set up and serve the demo on the embedded SQLite database.",
+    )
+    demo.add_argument("--patients", type=_positive, default=5000, help="population size")
+    demo.add_argument("--seed", type=int, default=20261122, help="generator seed")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=_port, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="set up, print logins, exit")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the web application (waitress)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--threads", type=_positive, default=8)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="create or update the database tables")
+    migrate.set_defaults(func=cmd_migrate)
+
+    makemigrations = sub.add_parser(
+        "makemigrations", help="(developers) write migrations for model changes"
+    )
+    makemigrations.add_argument("--check", action="store_true")
+    makemigrations.add_argument("--dry-run", action="store_true")
+    makemigrations.add_argument("--name", default=None)
+    makemigrations.add_argument("app", nargs="*")
+    makemigrations.set_defaults(func=cmd_makemigrations)
+
+    createuser = sub.add_parser(
+        "createuser",
+        help="create a login; the password is read from TANDEM_NEW_PASSWORD or asked for",
+    )
+    createuser.add_argument("username")
+    createuser.add_argument("--email", default="")
+    createuser.add_argument("--superuser", action="store_true", help="may use /admin/")
+    createuser.set_defaults(func=cmd_createuser)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    audit_sub.required = True
+    verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 if tampered")
+    verify.set_defaults(func=cmd_audit_verify)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1)
+    return 0
+
+
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    options: dict[str, Any] = {"check_changes": args.check, "dry_run": args.dry_run}
+    if args.name:
+        options["name"] = args.name
+    try:
+        call_command("makemigrations", *args.app, **options)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def cmd_createuser(args: argparse.Namespace) -> int:
+    from django.db import transaction
+
+    from tandem.core import services
+
+    password = os.environ.get("TANDEM_NEW_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise UsageError("no password: set TANDEM_NEW_PASSWORD or run in a terminal")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password (again): "):
+            raise UsageError("the two passwords differ")
+    with transaction.atomic():
+        user = services.create_user(
+            by=None,
+            username=args.username,
+            password=password,
+            email=args.email,
+            superuser=args.superuser,
+        )
+    print(f"created user {user.get_username()}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from tandem.audit import services
+
+    checked, problems = services.verify()
+    if not problems:
+        print(f"audit chain intact: {checked} events checked")
+        return 0
+    for problem in problems:
+        where = f"event {problem.event_id}" if problem.event_id is not None else "chain"
+        print(f"TAMPERED {where}: {problem.message}")
+    print(f"audit chain BROKEN: {len(problems)} problem(s) in {checked} events")
+    return 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from tandem.wsgi import application
+
+    print(f"Tandem is serving at http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    waitress.serve(application, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from tandem.core import demo
+    from tandem.registry import queries as registry_queries
+
+    print("Preparing the database…", flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    if registry_queries.population_is_empty():
+        from tandem.synth import database
+
+        print(f"Generating a synthetic population of {args.patients} patients…", flush=True)
+        database.write_population(patients=args.patients, seed=args.seed, progress=True)
+    with transaction.atomic():
+        logins = demo.ensure_personas()
+    url = f"http://{args.host}:{args.port}/"
+    print("\nDemo logins (synthetic data only):")
+    width = max(len(p.username) for p, _ in logins)
+    for persona, password in logins:
+        print(f"  {persona.username:<{width}}  {password:<14}  {persona.title}")
+    print(f"\nOpen {url} and sign in with one of them.\n", flush=True)
+    if args.no_serve:
+        return 0
+    return cmd_serve(argparse.Namespace(host=args.host, port=args.port, threads=8))

@@ -1,0 +1,72 @@
+"""Writes about staff, sites and logins. Each records an audit event; none commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+
+from tandem.audit import services as audit
+from tandem.core.lib.cli import UsageError
+from tandem.core.models import Practitioner, Site, SiteRole
+
+
+def create_user(
+    *,
+    by: Any,
+    username: str,
+    password: str,
+    email: str = "",
+    superuser: bool = False,
+    check_password: bool = True,
+) -> Any:
+    """Create a login. Refuses an existing username or a weak password."""
+    user_model = get_user_model()
+    if not username or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise UsageError(f"username {username!r}: use letters, digits, '.', '-' or '_'")
+    if user_model.objects.filter(username=username).exists():
+        raise UsageError(f"username {username!r} is taken")
+    if check_password:
+        try:
+            validate_password(password, user_model(username=username, email=email))
+        except ValidationError as exc:
+            raise UsageError("password refused: " + " ".join(exc.messages)) from None
+    if superuser:
+        user = user_model.objects.create_superuser(username, email, password)
+    else:
+        user = user_model.objects.create_user(username, email, password)
+    audit.record(
+        actor=by,
+        entry=audit.Entry("write:create_user", "written", detail=f"user={user.pk}"),
+    )
+    return user
+
+
+def link_practitioner(*, by: Any, user: Any, practitioner: Practitioner) -> Practitioner:
+    """Make ``user`` the login of ``practitioner``."""
+    practitioner.user = user
+    practitioner.save(update_fields=["user"])
+    audit.record(
+        actor=by,
+        entry=audit.Entry(
+            "write:link_practitioner",
+            "written",
+            detail=f"user={user.pk} practitioner={practitioner.pk}",
+        ),
+    )
+    return practitioner
+
+
+def grant_site_role(*, by: Any, user: Any, site: Site, role: str) -> SiteRole:
+    if role not in SiteRole.Role.values:
+        raise UsageError(f"unknown site role {role!r} (one of {', '.join(SiteRole.Role.values)})")
+    grant, _ = SiteRole.objects.get_or_create(user=user, site=site, role=role)
+    audit.record(
+        actor=by,
+        entry=audit.Entry(
+            "write:grant_site_role", "written", detail=f"user={user.pk} site={site.pk} role={role}"
+        ),
+    )
+    return grant

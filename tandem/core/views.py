@@ -1,0 +1,54 @@
+"""Sign-in and the home page, which differs by the role the user works in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tandem.core.forms import PageForm
+from tandem.core.queries import leader_site_ids, purpose_for, role_of
+from tandem.registry import queries as registry
+from tandem.registry.forms import SearchForm
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login view; in development the page says where the demo logins are."""
+
+    template_name = "core/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["show_demo_hint"] = settings.TANDEM_ENV == "development"
+        return context
+
+
+def bad_request(request: HttpRequest, problems: list[tuple[str, str]]) -> HttpResponse:
+    """The 400 page (or, for htmx, its message alone) naming each field and what is wrong."""
+    template = "core/_problems.html" if request.htmx else "400.html"
+    return render(request, template, {"problems": problems}, status=400)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Caseload for clinicians and staff, sites overview for leaders, own record for patients."""
+    role = role_of(request.user)
+    form = PageForm(request.GET)
+    if not form.is_valid():
+        return bad_request(request, form.problems())
+    context: dict[str, Any] = {"role": role, "purpose": purpose_for(role), "form": SearchForm()}
+    if role.key == "leader":
+        context["sites"] = registry.site_overview(site_ids=leader_site_ids(request.user))
+    elif role.key == "patient":
+        context["own"] = registry.own_record(user=request.user)
+    else:
+        page = form.cleaned_data["page"] or 1
+        context["caseload"] = registry.caseload(user=request.user, page=page)
+        if request.htmx:
+            return render(request, "core/_caseload.html", context)
+    return render(request, "core/home.html", context)

@@ -1,0 +1,164 @@
+"""The patient: identity, contacts and insurance coverage.
+
+Reads go through ``tandem.registry.queries`` and so through ``tandem.consent.gate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+
+from tandem.core.models import Organization, Site
+
+
+class Patient(models.Model):
+    """A person cared for by one or more sites of the integrated team."""
+
+    class Sex(models.TextChoices):  # FHIR administrative gender
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    given_name = models.CharField(max_length=100)
+    middle_name = models.CharField(max_length=100, blank=True, default="")
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    gender_identity = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text="As the patient states it (e.g. woman, man, non-binary, transgender woman).",
+    )
+    race = models.CharField(
+        max_length=10, blank=True, default="", help_text="OMB race category code (CDC 1000-9)."
+    )
+    ethnicity = models.CharField(
+        max_length=10, blank=True, default="", help_text="OMB ethnicity code (2135-2 / 2186-5)."
+    )
+    language = models.CharField(
+        max_length=20, blank=True, default="en", help_text="Preferred language, BCP 47."
+    )
+    address_line = models.CharField(max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=2, blank=True, default="")
+    postal_code = models.CharField(max_length=10, blank=True, default="")
+    phone = models.CharField(max_length=30, blank=True, default="")
+    deceased_date = models.DateField(null=True, blank=True)
+    home_site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="patient",
+        help_text="The patient's own login (portal access to their record).",
+    )
+    source = models.CharField(max_length=40, default="tandem")
+    source_id = models.CharField(max_length=128, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family_name", "given_name"]),
+            models.Index(fields=["birth_date"]),
+            models.Index(fields=["source", "source_id"]),
+        ]
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: dt.date) -> int:
+        """Age in completed years on ``day`` (a 29 February birthday turns over on 1 March)."""
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+    def __str__(self) -> str:
+        return f"Patient {self.pk}"  # never a name: str() ends up in logs
+
+
+class PatientIdentifier(models.Model):
+    """An identifier: an MRN at a site, a Medicaid id, a health-plan member id."""
+
+    class Kind(models.TextChoices):
+        MRN = "mrn", "Medical record number"
+        MEDICAID = "medicaid", "Medicaid id"
+        MEMBER = "member", "Health plan member id"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    system = models.CharField(max_length=200, help_text="URI of the assigning authority.")
+    value = models.CharField(max_length=64)
+    site = models.ForeignKey(
+        Site,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For MRNs: the site that assigned it (the patient is registered there).",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["system", "value"], name="identifier_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="mrn") | models.Q(site__isnull=False),
+                name="identifier_mrn_has_site",
+            ),
+        ]
+        indexes = [models.Index(fields=["value"]), models.Index(fields=["site", "kind"])]
+
+
+class PatientContact(models.Model):
+    """Next of kin, emergency contact or guardian — also an outreach channel (F3)."""
+
+    class Kind(models.TextChoices):
+        NEXT_OF_KIN = "next-of-kin", "Next of kin"
+        EMERGENCY = "emergency", "Emergency contact"
+        GUARDIAN = "guardian", "Guardian"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    relationship = models.CharField(max_length=50, blank=True, default="")
+    phone = models.CharField(max_length=30, blank=True, default="")
+    address = models.CharField(max_length=300, blank=True, default="")
+
+
+class Coverage(models.Model):
+    """An enrollment span with a payer; measures need continuous enrollment."""
+
+    class Kind(models.TextChoices):
+        MEDICAID = "medicaid", "Medicaid"
+        MEDICARE = "medicare", "Medicare"
+        DUAL = "dual", "Medicare–Medicaid (dual)"
+        COMMERCIAL = "commercial", "Commercial"
+        SELF_PAY = "self-pay", "Self-pay / uninsured"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="coverages")
+    payer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    plan = models.CharField(max_length=100, blank=True, default="")
+    member_id = models.CharField(max_length=64, blank=True, default="")
+    start = models.DateField()
+    end = models.DateField(null=True, blank=True, help_text="Empty: still enrolled.")
+    source = models.CharField(max_length=40, default="tandem")
+    source_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "start"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
+                name="coverage_end_after_start",
+            )
+        ]

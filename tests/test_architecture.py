@@ -1,0 +1,90 @@
+"""Patient data is read only through consent.gate and the domain queries.py modules.
+
+The check walks the package's syntax trees. It flags, outside the allowed modules:
+- ``<PatientModel>.objects.<anything but create/bulk_create>``;
+- ``apps.get_model(..., "<PatientModel>")``;
+- string literals that name a patient-data table (raw SQL).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tandem"
+
+PATIENT_MODELS = {
+    "Patient", "PatientIdentifier", "PatientContact", "Coverage", "CareTeamMember",
+    "Encounter", "Condition", "Observation", "Procedure", "ServiceRequest", "ClinicalNote",
+    "MedicationOrder", "MedicationDispense", "Appointment", "AssessmentResponse",
+    "ConsentDirective",
+}
+PATIENT_TABLES = re.compile(
+    r"\b(registry_patient\w*|registry_coverage|core_careteammember|clinical_(encounter|condition"
+    r"|observation|procedure|servicerequest|clinicalnote)|meds_medication\w+"
+    r"|scheduling_appointment|screening_assessmentresponse|consent_consentdirective)\b"
+)
+WRITES = {"create", "bulk_create"}
+
+# Modules that may read patient-data models directly, and why.
+ALLOWED = {
+    "consent/gate.py": "the gate itself",
+    "audit/services.py": "the audit trail stores patient ids, not patient data",
+}
+
+
+def allowed(path: Path) -> bool:
+    rel = path.relative_to(PACKAGE).as_posix()
+    return path.name == "queries.py" or rel in ALLOWED or "/migrations/" in f"/{rel}"
+
+
+def violations(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "objects"
+            and isinstance(node.value.value, ast.Name)
+            and node.value.value.id in PATIENT_MODELS
+            and node.attr not in WRITES
+        ):
+            found.append(f"line {node.lineno}: {node.value.value.id}.objects.{node.attr}")
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get_model":
+            names = {a.value for a in node.args if isinstance(a, ast.Constant)}
+            if any(str(n).split(".")[-1] in PATIENT_MODELS for n in names):
+                found.append(f"line {node.lineno}: get_model({', '.join(map(str, names))})")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if PATIENT_TABLES.search(node.value.lower()):
+                found.append(f"line {node.lineno}: SQL naming a patient-data table")
+    return found
+
+
+def test_patient_data_is_read_only_through_the_gate_and_queries_modules():
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if allowed(path):
+            continue
+        for problem in violations(path.read_text()):
+            problems.append(f"{path.relative_to(PACKAGE.parent)} {problem}")
+    assert problems == [], "patient data read outside consent.gate:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "Patient.objects.filter(pk=1)",
+        "Condition.objects.all()",
+        "apps.get_model('registry', 'Patient')",
+        "cursor.execute('SELECT * FROM clinical_condition')",
+    ],
+)
+def test_the_check_catches_a_read_outside_the_gate(snippet):
+    assert violations(snippet)
+
+
+def test_the_check_lets_writes_through():
+    assert violations("Condition.objects.create(code='E11.9')") == []
