@@ -17,7 +17,12 @@ from typing import NoReturn
 
 from tandem.core.lib.cli import UsageError
 
-COMMAND_MODULES = ("tandem.core.cli", "tandem.synth.cli", "tandem.measures.cli")
+COMMAND_MODULES = (
+    "tandem.core.cli",
+    "tandem.terminology.cli",
+    "tandem.synth.cli",
+    "tandem.measures.cli",
+)
 
 
 class _Parser(argparse.ArgumentParser):
