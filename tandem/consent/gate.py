@@ -310,6 +310,31 @@ def read(
     return disclosure
 
 
+def population_scope(*, user: Any, purpose: str, detail: str) -> list[int] | None:
+    """Sites whose patients ``user`` may measure (None: all — the system, run at the console).
+
+    Population reads (measure runs, exports) are for operations; a user needs a leader or
+    quality role, and sees only the patients registered at those sites. Audited once.
+    """
+    scope: list[int] | None = None
+    if user is not None:
+        scope = _site_ids_granting(_reader(user), purpose)
+        if purpose != Purpose.OPERATIONS or not scope:
+            audit.record(
+                actor=user,
+                entry=audit.Entry("population-read", "denied", None, "", purpose, detail),
+            )
+            raise AccessDenied("population reads need a leader or quality role at a site")
+    where = "all sites" if scope is None else "sites=" + ",".join(map(str, sorted(scope)))
+    audit.record(
+        actor=user,
+        entry=audit.Entry(
+            "population-read", "shown", None, "analytic-tables", purpose, f"{detail} {where}"
+        ),
+    )
+    return scope
+
+
 def record_listing(*, user: Any, patients: Sequence[Any], purpose: str, detail: str) -> None:
     """Audit that these patients' identifying details were listed to ``user`` (search, lists)."""
     audit.record_many(

@@ -1,0 +1,281 @@
+"""The operational database as a measure source: the analytic tables of ``schema.py``.
+
+Two ways, one SQL definition per table (``_selects``):
+- :func:`create_views` makes temporary views with the contract's names on a database
+  connection, so the SQLite and PostgreSQL engines run directly on the operational database;
+- :func:`analytic_tables` reads the same SELECTs into Arrow tables for the DuckDB, in-memory
+  and Spark engines.
+
+Both are population-level reads of patient data for operations (quality measurement): they pass
+``consent.gate.population_scope`` (which decides the sites the reader may measure) and write
+one audit event. Psychotherapy notes are never extracted (no table carries notes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+from django.db import connection as default_connection
+
+from tandem.consent import gate
+from tandem.measures import schema
+
+# Assessment instrument -> LOINC of its total score (so instrument totals are observations too).
+INSTRUMENT_TOTALS = {
+    "phq9": "44261-6",
+    "phqa": "89204-2",
+    "phq2": "55758-7",
+    "gad7": "70274-6",
+    "auditc": "75626-2",
+    "dast10": "82667-7",
+}
+CLASS_CODES = {
+    "ambulatory": "AMB",
+    "emergency": "EMER",
+    "inpatient-acute": "IMP",
+    "inpatient-psychiatric": "IMP",
+    "observation": "OBSENC",
+    "telehealth": "VR",
+    "home": "HH",
+}
+LOINC = schema.SYSTEMS["loinc"]
+DISCHARGE = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+
+
+def _ts(vendor: str, column: str) -> str:
+    """A stored (UTC) timestamp in the engines' form (SQLite: fixed-width text)."""
+    if vendor == "sqlite":
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE substr({column} || '.000000', 1, 26) END"
+    return f"({column} AT TIME ZONE 'UTC')"
+
+
+def _day_ts(vendor: str, column: str, *, end: bool = False) -> str:
+    """A date column as a timestamp: midnight, or the day's last microsecond for period ends."""
+    clock = "23:59:59.999999" if end else "00:00:00.000000"
+    if vendor == "sqlite":
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE {column} || ' {clock}' END"
+    return f"CAST({column} AS TIMESTAMP) + INTERVAL '{clock}'"
+
+
+def _id(column: str) -> str:
+    return f"CAST({column} AS TEXT)"
+
+
+def _nz(column: str) -> str:
+    """Empty strings (Django's blank default) as NULL."""
+    return f"NULLIF({column}, '')"
+
+
+def _case(column: str, mapping: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    return f"CASE {column} {whens} END"
+
+
+def _selects(vendor: str, patients: str) -> dict[str, str]:
+    """SELECT per analytic table; ``patients`` is a subquery of patient ids in scope."""
+    ts = lambda c: _ts(vendor, c)  # noqa: E731
+    totals = _case("a.instrument", INSTRUMENT_TOTALS)
+    scoped = f"IN ({patients})"
+    return {
+        "patients": f"""
+            SELECT {_id('p.id')} AS patient_id, p.birth_date, p.sex,
+                   {_nz('p.gender_identity')} AS gender_identity, {_nz('p.race')} AS race,
+                   {_nz('p.ethnicity')} AS ethnicity,
+                   CASE WHEN p.deceased_date IS NULL THEN 0 ELSE 1 END = 1 AS deceased,
+                   p.deceased_date AS death_date, {_id('p.home_site_id')} AS site_id,
+                   (SELECT {_id('c.practitioner_id')} FROM core_careteammember c
+                     WHERE c.patient_id = p.id AND c.role = 'pcp'
+                       AND (c."end" IS NULL OR c."end" >= CURRENT_DATE)
+                     ORDER BY c.start DESC, c.id DESC LIMIT 1) AS pcp_id,
+                   (SELECT o.name FROM registry_coverage cv
+                      JOIN core_organization o ON o.id = cv.payer_id
+                     WHERE cv.patient_id = p.id ORDER BY cv.start DESC, cv.id DESC LIMIT 1) AS payer
+              FROM registry_patient p WHERE p.id {scoped}""",
+        "encounters": f"""
+            SELECT {_id('e.id')} AS encounter_id, {_id('e.patient_id')} AS patient_id, e.status,
+                   {_case('e.encounter_class', CLASS_CODES)} AS class_code, e.setting,
+                   {_nz('e.type_system')} AS system, {_nz('e.type_code')} AS code,
+                   {ts('e.start')} AS start, {ts('e."end"')} AS "end",
+                   {_id('e.site_id')} AS site_id, {_id('e.practitioner_id')} AS practitioner_id,
+                   CASE WHEN e.discharge_disposition = '' THEN NULL ELSE '{DISCHARGE}' END
+                     AS discharge_disposition_system,
+                   {_nz('e.discharge_disposition')} AS discharge_disposition
+              FROM clinical_encounter e WHERE e.patient_id {scoped}""",
+        "conditions": f"""
+            SELECT {_id('c.id')} AS condition_id, {_id('c.patient_id')} AS patient_id,
+                   c.code_system AS system, c.code, c.clinical_status, c.verification_status,
+                   c.category, {ts('c.onset')} AS onset, {ts('c.abatement')} AS abatement,
+                   {ts('c.recorded_at')} AS recorded, {_id('c.encounter_id')} AS encounter_id,
+                   c.rank
+              FROM clinical_condition c WHERE c.patient_id {scoped}""",
+        "observations": f"""
+            SELECT COALESCE({_nz('o.panel_id')}, {_id('o.id')}) AS observation_id,
+                   {_id('o.patient_id')} AS patient_id, o.status, o.category,
+                   o.code_system AS system, o.code,
+                   CASE WHEN o.panel_code = '' THEN NULL ELSE '{LOINC}' END AS panel_system,
+                   {_nz('o.panel_code')} AS panel_code,
+                   {ts('o.effective_at')} AS effective_start, NULL AS effective_end,
+                   {ts('o.issued')} AS issued, o.value_num, {_nz('o.value_unit')} AS value_unit,
+                   {_nz('o.value_code_system')} AS value_system,
+                   {_nz('o.value_code')} AS value_code, NULL AS value_bool,
+                   {_nz('o.reason_system')} AS reason_system,
+                   {_nz('o.reason_code')} AS reason_code,
+                   {_id('o.encounter_id')} AS encounter_id
+              FROM clinical_observation o WHERE o.patient_id {scoped}
+            UNION ALL
+            SELECT 'assessment-' || {_id('a.id')}, {_id('a.patient_id')}, 'final', 'survey',
+                   '{LOINC}', {totals}, NULL, NULL, {ts('a.effective_at')}, NULL,
+                   {ts('a.effective_at')}, a.total_score, '{{score}}', NULL, NULL, NULL, NULL,
+                   NULL, {_id('a.encounter_id')}
+              FROM screening_assessmentresponse a
+             WHERE a.patient_id {scoped} AND a.total_score IS NOT NULL AND {totals} IS NOT NULL""",
+        "medication_requests": f"""
+            SELECT {_id('m.id')} AS request_id, {_id('m.patient_id')} AS patient_id, m.status,
+                   m.intent, m.do_not_perform, NULL AS category, m.code_system AS system, m.code,
+                   {ts('m.authored_at')} AS authored,
+                   {_day_ts(vendor, 'm.start')} AS period_start,
+                   {_day_ts(vendor, 'm."end"', end=True)} AS period_end,
+                   m.days_supply, m.quantity, m.refills, m.dose_quantity, m.frequency_per_day,
+                   {_nz('m.reason_system')} AS reason_system, {_nz('m.reason_code')} AS reason_code,
+                   {_id('m.prescriber_id')} AS prescriber_id,
+                   {_id('m.encounter_id')} AS encounter_id
+              FROM meds_medicationorder m WHERE m.patient_id {scoped}""",
+        "medication_dispenses": f"""
+            SELECT {_id('d.id')} AS dispense_id, {_id('d.patient_id')} AS patient_id, d.status,
+                   d.code_system AS system, d.code, NULL AS when_prepared,
+                   {ts('d.dispensed_at')} AS when_handed_over, d.days_supply, d.quantity,
+                   NULL AS dose_quantity, NULL AS frequency_per_day,
+                   {_id('d.prescriber_id')} AS prescriber_id, {_id('d.order_id')} AS request_id
+              FROM meds_medicationdispense d WHERE d.patient_id {scoped}""",
+        "procedures": f"""
+            SELECT {_id('x.id')} AS procedure_id, {_id('x.patient_id')} AS patient_id, x.status,
+                   NULL AS category, x.code_system AS system, x.code,
+                   {ts('x.performed_start')} AS performed_start,
+                   {ts('x.performed_end')} AS performed_end,
+                   {_nz('x.reason_system')} AS reason_system, {_nz('x.reason_code')} AS reason_code,
+                   {_id('x.encounter_id')} AS encounter_id
+              FROM clinical_procedure x WHERE x.patient_id {scoped}""",
+        "service_requests": f"""
+            SELECT {_id('s.id')} AS request_id, {_id('s.patient_id')} AS patient_id, s.status,
+                   s.intent, s.do_not_perform, s.category, s.code_system AS system, s.code,
+                   {ts('s.authored_at')} AS authored,
+                   {_nz('s.reason_system')} AS reason_system, {_nz('s.reason_code')} AS reason_code,
+                   {_id('s.encounter_id')} AS encounter_id
+              FROM clinical_servicerequest s WHERE s.patient_id {scoped}""",
+        "assessments": f"""
+            SELECT {_id('a.id')} AS assessment_id, {_id('a.patient_id')} AS patient_id,
+                   a.instrument, '{LOINC}' AS system, {totals} AS code,
+                   a.total_score, {ts('a.effective_at')} AS effective,
+                   {_id('a.answers')} AS items_json
+              FROM screening_assessmentresponse a WHERE a.patient_id {scoped}""",
+        "coverage": f"""
+            SELECT {_id('cv.id')} AS coverage_id, {_id('cv.patient_id')} AS patient_id,
+                   'active' AS status, o.name AS payer,
+                   COALESCE({_nz('cv.plan')}, cv.kind) AS plan,
+                   {_nz('cv.member_id')} AS member_id, cv.start AS start_date,
+                   cv."end" AS end_date
+              FROM registry_coverage cv JOIN core_organization o ON o.id = cv.payer_id
+             WHERE cv.patient_id {scoped}""",
+        "care_team": f"""
+            SELECT {_id('c.id')} AS membership_id, {_id('c.patient_id')} AS patient_id,
+                   {_id('c.practitioner_id')} AS practitioner_id, c.role,
+                   c.start AS start_date, c."end" AS end_date
+              FROM core_careteammember c WHERE c.patient_id {scoped}""",
+        "practitioners": f"""
+            SELECT {_id('p.id')} AS practitioner_id, p.discipline, p.npi,
+                   (SELECT {_id('ps.site_id')} FROM core_practitioner_sites ps
+                     WHERE ps.practitioner_id = p.id ORDER BY ps.id LIMIT 1) AS site_id
+              FROM core_practitioner p""",
+        "sites": f"""
+            SELECT {_id('s.id')} AS site_id, s.name, s.kind,
+                   s.integration_go_live AS integration_go_live
+              FROM core_site s""",
+    }
+
+
+def _empty_select(vendor: str, table: str) -> str:
+    """A typed, empty SELECT for a contract table the operational store does not hold yet."""
+    sqlite = vendor == "sqlite"
+    names = {
+        "string": "TEXT",
+        "date32[day]": "DATE",
+        "timestamp[us]": "TEXT" if sqlite else "TIMESTAMP",
+        "double": "REAL" if sqlite else "DOUBLE PRECISION",
+        "int32": "INTEGER",
+        "bool": "INTEGER" if sqlite else "BOOLEAN",
+    }
+    columns = ", ".join(
+        f'CAST(NULL AS {names[str(typ)]}) AS "{name}"' for name, typ in schema.TABLES[table]
+    )
+    return f"SELECT {columns} WHERE 1 = 0"
+
+
+def _all_selects(vendor: str, site_ids: list[int] | None) -> dict[str, str]:
+    selects = _selects(vendor, _scope_sql(site_ids))
+    return {t: selects.get(t) or _empty_select(vendor, t) for t in schema.TABLES}
+
+
+def _scope_sql(site_ids: list[int] | None) -> str:
+    if site_ids is None:
+        return "SELECT id FROM registry_patient"
+    listed = ",".join(str(int(s)) for s in site_ids) or "NULL"
+    return (
+        f"SELECT id FROM registry_patient WHERE home_site_id IN ({listed}) UNION "
+        f"SELECT patient_id FROM registry_patientidentifier WHERE kind = 'mrn' "
+        f"AND site_id IN ({listed})"
+    )
+
+
+def create_views(*, user: Any, connection: Any = None, prefix: str = "") -> list[str]:
+    """Create temporary views named like the analytic tables; return the table names."""
+    conn = connection or default_connection
+    scope = gate.population_scope(user=user, purpose="operations", detail="measure views")
+    selects = _all_selects(conn.vendor, scope)
+    with conn.cursor() as cursor:
+        for table, select in selects.items():
+            cursor.execute(f"DROP VIEW IF EXISTS {prefix}{table}")
+            cursor.execute(f"CREATE TEMP VIEW {prefix}{table} AS {select}")
+    return list(selects)
+
+
+def analytic_tables(*, user: Any, connection: Any = None) -> dict[str, pa.Table]:
+    """Read the analytic tables out of the operational database into Arrow."""
+    conn = connection or default_connection
+    scope = gate.population_scope(user=user, purpose="operations", detail="measure extract")
+    tables: dict[str, pa.Table] = {}
+    with conn.cursor() as cursor:
+        for table, select in _all_selects(conn.vendor, scope).items():
+            cursor.execute(select)
+            rows = cursor.fetchall()
+            tables[table] = _to_arrow(table, rows)
+    return tables
+
+
+def _to_arrow(table: str, rows: list[tuple]) -> pa.Table:
+    fields = schema.TABLES[table]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+    arrays = [
+        pa.array([_convert(v, typ) for v in values], type=typ)
+        for (_, typ), values in zip(fields, columns, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema(table))
+
+
+def _convert(value: Any, typ: pa.DataType) -> Any:
+    if value is None:
+        return None
+    if pa.types.is_timestamp(typ):
+        if isinstance(value, str):
+            return dt.datetime.fromisoformat(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+    if pa.types.is_date(typ) and isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    if pa.types.is_boolean(typ):
+        return bool(value)
+    if pa.types.is_string(typ) and not isinstance(value, str):
+        return str(value)
+    return value
