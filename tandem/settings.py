@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from pathlib import Path
 
 import bootstrap_wrapper
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "tandem.screening",
     "tandem.consent",
     "tandem.audit",
+    "tandem.measures",
 ]
 
 MIDDLEWARE = [
@@ -71,7 +73,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dict[str, Any]:
     url = CONFIG["TANDEM_DATABASE_URL"] or f"sqlite:///{VAR_DIR / 'tandem.sqlite3'}"
     db = dj_database_url.parse(url, conn_max_age=0)
     if db["ENGINE"] == "django.db.backends.sqlite3":
@@ -87,7 +89,7 @@ def _database() -> dict:
     if suffix and db["ENGINE"] != "django.db.backends.sqlite3":
         db["TEST"] = {"NAME": f"test_{db['NAME']}_{suffix}"}
     db["ATOMIC_REQUESTS"] = True
-    return db
+    return dict(db)
 
 
 DATABASES = {"default": _database()}

@@ -63,7 +63,9 @@ def user(username: str | None = None, password: str = "correct horse battery", *
     return get_user_model().objects.create_user(username, kw.pop("email", ""), password, **kw)
 
 
-def practitioner(*, sites: list[Site] = (), programs: list[Program] = (), **kw: Any) -> Practitioner:  # type: ignore[assignment]
+def practitioner(
+    *, sites: list[Site] = (), programs: list[Program] = (), **kw: Any
+) -> Practitioner:  # type: ignore[assignment]
     kw.setdefault("given_name", "Pat")
     kw.setdefault("family_name", f"Clinician{_n()}")
     kw.setdefault("discipline", Practitioner.Discipline.PCP)
@@ -85,7 +87,10 @@ def patient(**kw: Any) -> Any:
     p = Patient.objects.create(**kw)
     if mrn_site is not None:
         PatientIdentifier.objects.create(
-            patient=p, kind="mrn", system=f"urn:tandem:mrn:{mrn_site.code}", value=f"M{p.pk:07d}",
+            patient=p,
+            kind="mrn",
+            system=f"urn:tandem:mrn:{mrn_site.code}",
+            value=f"M{p.pk:07d}",
             site=mrn_site,
         )
     return p

@@ -44,7 +44,9 @@ def build_team() -> Team:
     org = b.organization(name="County Health Partnership")
     pc_site = b.site(organization=org, code="riverside", name="Riverside Family Medicine")
     cmhc = b.site(organization=org, code="northside-cmhc", name="Northside CMHC", kind="cmhc")
-    sud_site = b.site(organization=org, code="harbor-sud", name="Harbor Recovery", kind="sud-program")
+    sud_site = b.site(
+        organization=org, code="harbor-sud", name="Harbor Recovery", kind="sud-program"
+    )
     pc_program = b.program(site=pc_site, name="Primary care", kind="primary-care")
     bh_program = b.program(site=cmhc, name="Adult mental health", kind="behavioral-health")
     part2 = b.program(site=sud_site, name="Opioid treatment", kind="sud", is_part2=True)
@@ -52,22 +54,45 @@ def build_team() -> Team:
     alice, bob, charlie, sam, leo, olive, pat_user = (
         b.user(name) for name in ("alice", "bob", "charlie", "sam", "leo", "olive", "pat")
     )
-    alice_p = b.practitioner(user=alice, given_name="Alice", discipline="pcp",
-                             sites=[pc_site], programs=[pc_program])
-    bob_p = b.practitioner(user=bob, given_name="Bob", discipline="care-manager",
-                           sites=[cmhc], programs=[bh_program])
-    charlie_p = b.practitioner(user=charlie, given_name="Charlie", discipline="psychiatrist",
-                               sites=[cmhc], programs=[bh_program])
-    b.practitioner(user=sam, given_name="Sam", discipline="social-worker",
-                   sites=[sud_site], programs=[part2])
+    alice_p = b.practitioner(
+        user=alice, given_name="Alice", discipline="pcp", sites=[pc_site], programs=[pc_program]
+    )
+    bob_p = b.practitioner(
+        user=bob, given_name="Bob", discipline="care-manager", sites=[cmhc], programs=[bh_program]
+    )
+    charlie_p = b.practitioner(
+        user=charlie,
+        given_name="Charlie",
+        discipline="psychiatrist",
+        sites=[cmhc],
+        programs=[bh_program],
+    )
+    b.practitioner(
+        user=sam, given_name="Sam", discipline="social-worker", sites=[sud_site], programs=[part2]
+    )
     b.practitioner(user=olive, given_name="Olive", discipline="nurse")
     b.site_role(user=leo, site=pc_site, role="leader")
     b.site_role(user=leo, site=cmhc, role="leader")
 
-    pat = b.patient(given_name="Pat", family_name="Jones", user=pat_user, mrn_site=pc_site,
-                    home_site=pc_site)
+    pat = b.patient(
+        given_name="Pat", family_name="Jones", user=pat_user, mrn_site=pc_site, home_site=pc_site
+    )
     b.care_team_member(patient=pat, practitioner=alice_p, role="pcp")
     b.care_team_member(patient=pat, practitioner=bob_p, role="care-manager", program=bh_program)
     b.care_team_member(patient=pat, practitioner=charlie_p, role="psychiatrist", program=bh_program)
-    return Team(pc_site, cmhc, sud_site, pc_program, bh_program, part2,
-                alice, bob, charlie, sam, leo, olive, pat_user, pat)
+    return Team(
+        pc_site,
+        cmhc,
+        sud_site,
+        pc_program,
+        bh_program,
+        part2,
+        alice,
+        bob,
+        charlie,
+        sam,
+        leo,
+        olive,
+        pat_user,
+        pat,
+    )

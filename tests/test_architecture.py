@@ -17,15 +17,29 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tandem"
 
 PATIENT_MODELS = {
-    "Patient", "PatientIdentifier", "PatientContact", "Coverage", "CareTeamMember",
-    "Encounter", "Condition", "Observation", "Procedure", "ServiceRequest", "ClinicalNote",
-    "MedicationOrder", "MedicationDispense", "Appointment", "AssessmentResponse",
+    "Patient",
+    "PatientIdentifier",
+    "PatientContact",
+    "Coverage",
+    "CareTeamMember",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "Procedure",
+    "ServiceRequest",
+    "ClinicalNote",
+    "MedicationOrder",
+    "MedicationDispense",
+    "Appointment",
+    "AssessmentResponse",
     "ConsentDirective",
+    "MeasurePatientResult",
 }
 PATIENT_TABLES = re.compile(
     r"\b(registry_patient\w*|registry_coverage|core_careteammember|clinical_(encounter|condition"
     r"|observation|procedure|servicerequest|clinicalnote)|meds_medication\w+"
-    r"|scheduling_appointment|screening_assessmentresponse|consent_consentdirective)\b"
+    r"|scheduling_appointment|screening_assessmentresponse|consent_consentdirective"
+    r"|measures_measurepatientresult)\b"
 )
 WRITES = {"create", "bulk_create"}
 
@@ -57,9 +71,12 @@ def violations(source: str) -> list[str]:
             names = {a.value for a in node.args if isinstance(a, ast.Constant)}
             if any(str(n).split(".")[-1] in PATIENT_MODELS for n in names):
                 found.append(f"line {node.lineno}: get_model({', '.join(map(str, names))})")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if PATIENT_TABLES.search(node.value.lower()):
-                found.append(f"line {node.lineno}: SQL naming a patient-data table")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and PATIENT_TABLES.search(node.value.lower())
+        ):
+            found.append(f"line {node.lineno}: SQL naming a patient-data table")
     return found
 
 

@@ -45,8 +45,9 @@ def test_production_requires_a_secret_key():
 
 def test_production_refuses_debug():
     with pytest.raises(ConfigError, match="TANDEM_DEBUG"):
-        config.read({"TANDEM_ENV": "production", "TANDEM_SECRET_KEY": "k" * 40,
-                     "TANDEM_DEBUG": "true"})
+        config.read(
+            {"TANDEM_ENV": "production", "TANDEM_SECRET_KEY": "k" * 40, "TANDEM_DEBUG": "true"}
+        )
 
 
 def test_the_demo_secret_key_is_generated_once_and_kept(tmp_path):
@@ -62,7 +63,9 @@ def test_start_up_stops_with_one_line_on_a_bad_value(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "tandem", "migrate"],
         env={"TANDEM_DEBUG": "perhaps", "TANDEM_VAR_DIR": str(tmp_path), "PATH": "/usr/bin"},
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
 
     assert result.returncode == 2

@@ -124,14 +124,20 @@ def verify(batch_size: int = 5000) -> tuple[int, list[Problem]]:
                 Problem(event.pk, "link broken: an earlier event was deleted, inserted or edited")
             )
         if compute_hash(event) != event.hash:
-            problems.append(Problem(event.pk, "content does not match its hash: the row was edited"))
+            problems.append(
+                Problem(event.pk, "content does not match its hash: the row was edited")
+            )
         prev_hash = event.hash
         last_id = event.pk
     head = AuditChainHead.objects.filter(singleton=1).first()
     if head is not None:
         if head.last_hash != prev_hash or head.last_event_id != last_id:
-            problems.append(Problem(None, "chain head does not match the newest event: "
-                                          "events were deleted from the end"))
+            problems.append(
+                Problem(
+                    None,
+                    "chain head does not match the newest event: events were deleted from the end",
+                )
+            )
         if head.count != checked:
             problems.append(
                 Problem(None, f"chain head counts {head.count} events but {checked} remain")

@@ -43,7 +43,9 @@ class Encounter(ClinicalRecord):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINISHED)
     start = models.DateTimeField()
     end = models.DateTimeField(null=True, blank=True)
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     practitioner = models.ForeignKey(
         Practitioner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

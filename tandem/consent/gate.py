@@ -15,7 +15,7 @@ Domain ``queries.py`` modules build on :func:`read`, :func:`visible_patients` an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ KINDS: dict[str, str] = {
     "appointments": "scheduling.Appointment",
     "assessments": "screening.AssessmentResponse",
     "consents": "consent.ConsentDirective",
+    "measure_results": "measures.MeasurePatientResult",
 }
 
 REASONS = {
@@ -130,9 +131,7 @@ def _site_ids_granting(reader: _Reader, purpose: str) -> list[int]:
 def _registered_at(site_ids: list[int]) -> Q:
     identifier = apps.get_model("registry", "PatientIdentifier")
     return Q(home_site_id__in=site_ids) | Q(
-        Exists(
-            identifier.objects.filter(patient=OuterRef("pk"), kind="mrn", site_id__in=site_ids)
-        )
+        Exists(identifier.objects.filter(patient=OuterRef("pk"), kind="mrn", site_id__in=site_ids))
     )
 
 
@@ -148,7 +147,9 @@ def visible_patients(*, user: Any, purpose: str) -> QuerySet:
         return patient_model.objects.none()
     condition = _registered_at(_site_ids_granting(reader, purpose))
     if purpose == Purpose.TREATMENT and reader.practitioner is not None:
-        memberships = CareTeamMember.objects.filter(_active_membership(reader), patient=OuterRef("pk"))
+        memberships = CareTeamMember.objects.filter(
+            _active_membership(reader), patient=OuterRef("pk")
+        )
         condition |= Q(Exists(memberships))
     return patient_model.objects.filter(condition)
 
@@ -167,7 +168,10 @@ def _basis(reader: _Reader, patient: Any, purpose: str) -> str | None:
         if roles:
             return "care team (" + ", ".join(sorted(roles)) + ")"
     site_ids = _site_ids_granting(reader, purpose)
-    if site_ids and patient.__class__.objects.filter(_registered_at(site_ids), pk=patient.pk).exists():
+    if (
+        site_ids
+        and patient.__class__.objects.filter(_registered_at(site_ids), pk=patient.pk).exists()
+    ):
         return "site role"
     return None
 
@@ -178,8 +182,9 @@ def _consented_labels(reader: _Reader, patient_id: int, purpose: str) -> set[str
     practitioner = reader.practitioner
     org_ids = list(practitioner.sites.values_list("organization_id", flat=True))
     team_roles = list(
-        CareTeamMember.objects.filter(_active_membership(reader), patient_id=patient_id)
-        .values_list("role", flat=True)
+        CareTeamMember.objects.filter(
+            _active_membership(reader), patient_id=patient_id
+        ).values_list("role", flat=True)
     )
     directives = ConsentDirective.objects.filter(
         Q(end__isnull=True) | Q(end__gte=reader.today),
@@ -222,7 +227,9 @@ class _Policy:
             return None
         allowed = Q(sensitivity__in=sorted(self.labels))
         if self.part2_program_ids:
-            allowed |= Q(sensitivity=Sensitivity.SUBSTANCE_USE, program_id__in=self.part2_program_ids)
+            allowed |= Q(
+                sensitivity=Sensitivity.SUBSTANCE_USE, program_id__in=self.part2_program_ids
+            )
         if self.author_id is not None and "author" in fields:
             allowed |= Q(sensitivity=Sensitivity.PSYCHOTHERAPY_NOTE, author_id=self.author_id)
         return allowed
@@ -281,12 +288,12 @@ def read(
         allowed = policy.filter_for(model)
         if allowed is not None:
             shown = base.filter(allowed)
-            hidden = (
-                base.exclude(allowed).values("sensitivity").annotate(n=Count("pk")).order_by()
-            )
+            hidden = base.exclude(allowed).values("sensitivity").annotate(n=Count("pk")).order_by()
             for row in hidden:
                 disclosure.redactions.append(
-                    Redaction(request.kind, row["sensitivity"], row["n"], REASONS[row["sensitivity"]])
+                    Redaction(
+                        request.kind, row["sensitivity"], row["n"], REASONS[row["sensitivity"]]
+                    )
                 )
         if request.select_related:
             shown = shown.select_related(*request.select_related)

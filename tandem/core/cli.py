@@ -137,7 +137,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import waitress
+    import waitress  # type: ignore[import-untyped]
 
     from tandem.wsgi import application
 

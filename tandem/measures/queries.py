@@ -80,12 +80,12 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
     scoped = f"IN ({patients})"
     return {
         "patients": f"""
-            SELECT {_id('p.id')} AS patient_id, p.birth_date, p.sex,
-                   {_nz('p.gender_identity')} AS gender_identity, {_nz('p.race')} AS race,
-                   {_nz('p.ethnicity')} AS ethnicity,
+            SELECT {_id("p.id")} AS patient_id, p.birth_date, p.sex,
+                   {_nz("p.gender_identity")} AS gender_identity, {_nz("p.race")} AS race,
+                   {_nz("p.ethnicity")} AS ethnicity,
                    CASE WHEN p.deceased_date IS NULL THEN 0 ELSE 1 END = 1 AS deceased,
-                   p.deceased_date AS death_date, {_id('p.home_site_id')} AS site_id,
-                   (SELECT {_id('c.practitioner_id')} FROM core_careteammember c
+                   p.deceased_date AS death_date, {_id("p.home_site_id")} AS site_id,
+                   (SELECT {_id("c.practitioner_id")} FROM core_careteammember c
                      WHERE c.patient_id = p.id AND c.role = 'pcp'
                        AND (c."end" IS NULL OR c."end" >= CURRENT_DATE)
                      ORDER BY c.start DESC, c.id DESC LIMIT 1) AS pcp_id,
@@ -94,102 +94,102 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                      WHERE cv.patient_id = p.id ORDER BY cv.start DESC, cv.id DESC LIMIT 1) AS payer
               FROM registry_patient p WHERE p.id {scoped}""",
         "encounters": f"""
-            SELECT {_id('e.id')} AS encounter_id, {_id('e.patient_id')} AS patient_id, e.status,
-                   {_case('e.encounter_class', CLASS_CODES)} AS class_code, e.setting,
-                   {_nz('e.type_system')} AS system, {_nz('e.type_code')} AS code,
-                   {ts('e.start')} AS start, {ts('e."end"')} AS "end",
-                   {_id('e.site_id')} AS site_id, {_id('e.practitioner_id')} AS practitioner_id,
+            SELECT {_id("e.id")} AS encounter_id, {_id("e.patient_id")} AS patient_id, e.status,
+                   {_case("e.encounter_class", CLASS_CODES)} AS class_code, e.setting,
+                   {_nz("e.type_system")} AS system, {_nz("e.type_code")} AS code,
+                   {ts("e.start")} AS start, {ts('e."end"')} AS "end",
+                   {_id("e.site_id")} AS site_id, {_id("e.practitioner_id")} AS practitioner_id,
                    CASE WHEN e.discharge_disposition = '' THEN NULL ELSE '{DISCHARGE}' END
                      AS discharge_disposition_system,
-                   {_nz('e.discharge_disposition')} AS discharge_disposition
+                   {_nz("e.discharge_disposition")} AS discharge_disposition
               FROM clinical_encounter e WHERE e.patient_id {scoped}""",
         "conditions": f"""
-            SELECT {_id('c.id')} AS condition_id, {_id('c.patient_id')} AS patient_id,
+            SELECT {_id("c.id")} AS condition_id, {_id("c.patient_id")} AS patient_id,
                    c.code_system AS system, c.code, c.clinical_status, c.verification_status,
-                   c.category, {ts('c.onset')} AS onset, {ts('c.abatement')} AS abatement,
-                   {ts('c.recorded_at')} AS recorded, {_id('c.encounter_id')} AS encounter_id,
+                   c.category, {ts("c.onset")} AS onset, {ts("c.abatement")} AS abatement,
+                   {ts("c.recorded_at")} AS recorded, {_id("c.encounter_id")} AS encounter_id,
                    c.rank
               FROM clinical_condition c WHERE c.patient_id {scoped}""",
         "observations": f"""
-            SELECT COALESCE({_nz('o.panel_id')}, {_id('o.id')}) AS observation_id,
-                   {_id('o.patient_id')} AS patient_id, o.status, o.category,
+            SELECT COALESCE({_nz("o.panel_id")}, {_id("o.id")}) AS observation_id,
+                   {_id("o.patient_id")} AS patient_id, o.status, o.category,
                    o.code_system AS system, o.code,
                    CASE WHEN o.panel_code = '' THEN NULL ELSE '{LOINC}' END AS panel_system,
-                   {_nz('o.panel_code')} AS panel_code,
-                   {ts('o.effective_at')} AS effective_start, NULL AS effective_end,
-                   {ts('o.issued')} AS issued, o.value_num, {_nz('o.value_unit')} AS value_unit,
-                   {_nz('o.value_code_system')} AS value_system,
-                   {_nz('o.value_code')} AS value_code, NULL AS value_bool,
-                   {_nz('o.reason_system')} AS reason_system,
-                   {_nz('o.reason_code')} AS reason_code,
-                   {_id('o.encounter_id')} AS encounter_id
+                   {_nz("o.panel_code")} AS panel_code,
+                   {ts("o.effective_at")} AS effective_start, NULL AS effective_end,
+                   {ts("o.issued")} AS issued, o.value_num, {_nz("o.value_unit")} AS value_unit,
+                   {_nz("o.value_code_system")} AS value_system,
+                   {_nz("o.value_code")} AS value_code, NULL AS value_bool,
+                   {_nz("o.reason_system")} AS reason_system,
+                   {_nz("o.reason_code")} AS reason_code,
+                   {_id("o.encounter_id")} AS encounter_id
               FROM clinical_observation o WHERE o.patient_id {scoped}
             UNION ALL
-            SELECT 'assessment-' || {_id('a.id')}, {_id('a.patient_id')}, 'final', 'survey',
-                   '{LOINC}', {totals}, NULL, NULL, {ts('a.effective_at')}, NULL,
-                   {ts('a.effective_at')}, a.total_score, '{{score}}', NULL, NULL, NULL, NULL,
-                   NULL, {_id('a.encounter_id')}
+            SELECT 'assessment-' || {_id("a.id")}, {_id("a.patient_id")}, 'final', 'survey',
+                   '{LOINC}', {totals}, NULL, NULL, {ts("a.effective_at")}, NULL,
+                   {ts("a.effective_at")}, a.total_score, '{{score}}', NULL, NULL, NULL, NULL,
+                   NULL, {_id("a.encounter_id")}
               FROM screening_assessmentresponse a
              WHERE a.patient_id {scoped} AND a.total_score IS NOT NULL AND {totals} IS NOT NULL""",
         "medication_requests": f"""
-            SELECT {_id('m.id')} AS request_id, {_id('m.patient_id')} AS patient_id, m.status,
+            SELECT {_id("m.id")} AS request_id, {_id("m.patient_id")} AS patient_id, m.status,
                    m.intent, m.do_not_perform, NULL AS category, m.code_system AS system, m.code,
-                   {ts('m.authored_at')} AS authored,
-                   {_day_ts(vendor, 'm.start')} AS period_start,
+                   {ts("m.authored_at")} AS authored,
+                   {_day_ts(vendor, "m.start")} AS period_start,
                    {_day_ts(vendor, 'm."end"', end=True)} AS period_end,
                    m.days_supply, m.quantity, m.refills, m.dose_quantity, m.frequency_per_day,
-                   {_nz('m.reason_system')} AS reason_system, {_nz('m.reason_code')} AS reason_code,
-                   {_id('m.prescriber_id')} AS prescriber_id,
-                   {_id('m.encounter_id')} AS encounter_id
+                   {_nz("m.reason_system")} AS reason_system, {_nz("m.reason_code")} AS reason_code,
+                   {_id("m.prescriber_id")} AS prescriber_id,
+                   {_id("m.encounter_id")} AS encounter_id
               FROM meds_medicationorder m WHERE m.patient_id {scoped}""",
         "medication_dispenses": f"""
-            SELECT {_id('d.id')} AS dispense_id, {_id('d.patient_id')} AS patient_id, d.status,
+            SELECT {_id("d.id")} AS dispense_id, {_id("d.patient_id")} AS patient_id, d.status,
                    d.code_system AS system, d.code, NULL AS when_prepared,
-                   {ts('d.dispensed_at')} AS when_handed_over, d.days_supply, d.quantity,
+                   {ts("d.dispensed_at")} AS when_handed_over, d.days_supply, d.quantity,
                    NULL AS dose_quantity, NULL AS frequency_per_day,
-                   {_id('d.prescriber_id')} AS prescriber_id, {_id('d.order_id')} AS request_id
+                   {_id("d.prescriber_id")} AS prescriber_id, {_id("d.order_id")} AS request_id
               FROM meds_medicationdispense d WHERE d.patient_id {scoped}""",
         "procedures": f"""
-            SELECT {_id('x.id')} AS procedure_id, {_id('x.patient_id')} AS patient_id, x.status,
+            SELECT {_id("x.id")} AS procedure_id, {_id("x.patient_id")} AS patient_id, x.status,
                    NULL AS category, x.code_system AS system, x.code,
-                   {ts('x.performed_start')} AS performed_start,
-                   {ts('x.performed_end')} AS performed_end,
-                   {_nz('x.reason_system')} AS reason_system, {_nz('x.reason_code')} AS reason_code,
-                   {_id('x.encounter_id')} AS encounter_id
+                   {ts("x.performed_start")} AS performed_start,
+                   {ts("x.performed_end")} AS performed_end,
+                   {_nz("x.reason_system")} AS reason_system, {_nz("x.reason_code")} AS reason_code,
+                   {_id("x.encounter_id")} AS encounter_id
               FROM clinical_procedure x WHERE x.patient_id {scoped}""",
         "service_requests": f"""
-            SELECT {_id('s.id')} AS request_id, {_id('s.patient_id')} AS patient_id, s.status,
+            SELECT {_id("s.id")} AS request_id, {_id("s.patient_id")} AS patient_id, s.status,
                    s.intent, s.do_not_perform, s.category, s.code_system AS system, s.code,
-                   {ts('s.authored_at')} AS authored,
-                   {_nz('s.reason_system')} AS reason_system, {_nz('s.reason_code')} AS reason_code,
-                   {_id('s.encounter_id')} AS encounter_id
+                   {ts("s.authored_at")} AS authored,
+                   {_nz("s.reason_system")} AS reason_system, {_nz("s.reason_code")} AS reason_code,
+                   {_id("s.encounter_id")} AS encounter_id
               FROM clinical_servicerequest s WHERE s.patient_id {scoped}""",
         "assessments": f"""
-            SELECT {_id('a.id')} AS assessment_id, {_id('a.patient_id')} AS patient_id,
+            SELECT {_id("a.id")} AS assessment_id, {_id("a.patient_id")} AS patient_id,
                    a.instrument, '{LOINC}' AS system, {totals} AS code,
-                   a.total_score, {ts('a.effective_at')} AS effective,
-                   {_id('a.answers')} AS items_json
+                   a.total_score, {ts("a.effective_at")} AS effective,
+                   {_id("a.answers")} AS items_json
               FROM screening_assessmentresponse a WHERE a.patient_id {scoped}""",
         "coverage": f"""
-            SELECT {_id('cv.id')} AS coverage_id, {_id('cv.patient_id')} AS patient_id,
+            SELECT {_id("cv.id")} AS coverage_id, {_id("cv.patient_id")} AS patient_id,
                    'active' AS status, o.name AS payer,
-                   COALESCE({_nz('cv.plan')}, cv.kind) AS plan,
-                   {_nz('cv.member_id')} AS member_id, cv.start AS start_date,
+                   COALESCE({_nz("cv.plan")}, cv.kind) AS plan,
+                   {_nz("cv.member_id")} AS member_id, cv.start AS start_date,
                    cv."end" AS end_date
               FROM registry_coverage cv JOIN core_organization o ON o.id = cv.payer_id
              WHERE cv.patient_id {scoped}""",
         "care_team": f"""
-            SELECT {_id('c.id')} AS membership_id, {_id('c.patient_id')} AS patient_id,
-                   {_id('c.practitioner_id')} AS practitioner_id, c.role,
+            SELECT {_id("c.id")} AS membership_id, {_id("c.patient_id")} AS patient_id,
+                   {_id("c.practitioner_id")} AS practitioner_id, c.role,
                    c.start AS start_date, c."end" AS end_date
               FROM core_careteammember c WHERE c.patient_id {scoped}""",
         "practitioners": f"""
-            SELECT {_id('p.id')} AS practitioner_id, p.discipline, p.npi,
-                   (SELECT {_id('ps.site_id')} FROM core_practitioner_sites ps
+            SELECT {_id("p.id")} AS practitioner_id, p.discipline, p.npi,
+                   (SELECT {_id("ps.site_id")} FROM core_practitioner_sites ps
                      WHERE ps.practitioner_id = p.id ORDER BY ps.id LIMIT 1) AS site_id
               FROM core_practitioner p""",
         "sites": f"""
-            SELECT {_id('s.id')} AS site_id, s.name, s.kind,
+            SELECT {_id("s.id")} AS site_id, s.name, s.kind,
                    s.integration_go_live AS integration_go_live
               FROM core_site s""",
     }

@@ -20,7 +20,9 @@ class Appointment(ClinicalRecord):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED)
     cancel_reason = models.CharField(max_length=200, blank=True, default="")
     service_type = models.CharField(max_length=100, blank=True, default="")
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     practitioner = models.ForeignKey(
         Practitioner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -42,9 +42,7 @@ def store(
 def load_expansions(*, by: Any, path: Path) -> list[ValueSet]:
     """Load every FHIR ValueSet expansion in a file or directory (e.g. VSAC downloads)."""
     try:
-        found = (
-            expansions.load_directory(path) if path.is_dir() else expansions.load_file(path)
-        )
+        found = expansions.load_directory(path) if path.is_dir() else expansions.load_file(path)
     except expansions.ExpansionError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -26,14 +26,21 @@ def codes(disclosure, kind="conditions"):
 
 
 def part2_diagnosis(team):
-    return b.condition(patient=team.pat, code="F11.20", display="Opioid dependence",
-                       program=team.part2_program)
+    return b.condition(
+        patient=team.pat, code="F11.20", display="Opioid dependence", program=team.part2_program
+    )
 
 
 def test_psychotherapy_notes_reach_only_their_author(team):
     charlie = team.practitioner(team.charlie)
-    b.note(patient=team.pat, author=charlie, note_type="psychotherapy", program=team.bh_program,
-           title="Session 4", text="Process notes")
+    b.note(
+        patient=team.pat,
+        author=charlie,
+        note_type="psychotherapy",
+        program=team.bh_program,
+        title="Session 4",
+        text="Process notes",
+    )
     b.note(patient=team.pat, author=charlie, note_type="progress", program=team.bh_program)
 
     by_author = read(team.charlie, team.pat, requests=NOTES)
@@ -73,8 +80,11 @@ def test_part2_rows_are_redacted_without_consent_with_a_notice(team):
 
 def test_part2_rows_are_shown_with_the_patients_consent(team):
     part2_diagnosis(team)
-    b.consent(patient=team.pat, category="substance-use",
-              recipient_practitioner=team.practitioner(team.alice))
+    b.consent(
+        patient=team.pat,
+        category="substance-use",
+        recipient_practitioner=team.practitioner(team.alice),
+    )
 
     disclosure = read(team.alice, team.pat)
 
@@ -84,16 +94,20 @@ def test_part2_rows_are_shown_with_the_patients_consent(team):
 
 def test_consent_for_a_care_team_role_covers_whoever_holds_it(team):
     part2_diagnosis(team)
-    b.consent(patient=team.pat, category="substance-use", recipient_kind="role",
-              recipient_role="pcp")
+    b.consent(
+        patient=team.pat, category="substance-use", recipient_kind="role", recipient_role="pcp"
+    )
 
     assert codes(read(team.alice, team.pat)) == ["F11.20"]
 
 
 def test_consent_naming_someone_else_does_not_help(team):
     part2_diagnosis(team)
-    b.consent(patient=team.pat, category="substance-use",
-              recipient_practitioner=team.practitioner(team.bob))
+    b.consent(
+        patient=team.pat,
+        category="substance-use",
+        recipient_practitioner=team.practitioner(team.bob),
+    )
 
     assert codes(read(team.alice, team.pat)) == []
 
@@ -102,8 +116,11 @@ def test_consent_naming_someone_else_does_not_help(team):
 def test_consent_that_is_not_in_force_does_not_count(team, change):
     part2_diagnosis(team)
     today = timezone.localdate()
-    fields = {"patient": team.pat, "category": "substance-use",
-              "recipient_practitioner": team.practitioner(team.alice)}
+    fields = {
+        "patient": team.pat,
+        "category": "substance-use",
+        "recipient_practitioner": team.practitioner(team.alice),
+    }
     if change == "revoked":
         fields["status"] = "revoked"
     if change == "expired":
@@ -130,8 +147,11 @@ def test_mental_health_rows_need_consent_outside_behavioral_health(team):
 
     assert codes(read(team.bob, team.pat)) == ["F20.9"]  # inside the BH program
     assert codes(read(team.alice, team.pat)) == []
-    b.consent(patient=team.pat, category="mental-health",
-              recipient_practitioner=team.practitioner(team.alice))
+    b.consent(
+        patient=team.pat,
+        category="mental-health",
+        recipient_practitioner=team.practitioner(team.alice),
+    )
     assert codes(read(team.alice, team.pat)) == ["F20.9"]
 
 
@@ -172,8 +192,12 @@ def test_a_missing_patient_is_refused_like_a_forbidden_one(team):
 
 def test_an_ended_care_team_membership_grants_nothing(team):
     other = b.patient()
-    b.care_team_member(patient=other, practitioner=team.practitioner(team.alice),
-                       start=dt.date(2020, 1, 1), end=dt.date(2021, 1, 1))
+    b.care_team_member(
+        patient=other,
+        practitioner=team.practitioner(team.alice),
+        start=dt.date(2020, 1, 1),
+        end=dt.date(2021, 1, 1),
+    )
 
     with pytest.raises(gate.AccessDenied):
         read(team.alice, other)

@@ -19,21 +19,43 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def population(team):
     pat = team.pat
-    enc = b.encounter(patient=pat, site=team.pc_site, program=team.pc_program,
-                      type_system="http://www.ama-assn.org/go/cpt", type_code="99213",
-                      start=dt.datetime(2025, 3, 4, 15, 30, tzinfo=dt.UTC))
+    enc = b.encounter(
+        patient=pat,
+        site=team.pc_site,
+        program=team.pc_program,
+        type_system="http://www.ama-assn.org/go/cpt",
+        type_code="99213",
+        start=dt.datetime(2025, 3, 4, 15, 30, tzinfo=dt.UTC),
+    )
     b.condition(patient=pat, code="F20.9", program=team.bh_program, encounter=enc, rank=1)
-    b.observation(patient=pat, code="8480-6", value_num=128, panel_code="85354-9",
-                  panel_id="bp-1", category="vital-signs",
-                  effective_at=dt.datetime(2025, 3, 4, 15, 40, tzinfo=dt.UTC))
-    b.observation(patient=pat, code="8462-4", value_num=82, panel_code="85354-9",
-                  panel_id="bp-1", category="vital-signs",
-                  effective_at=dt.datetime(2025, 3, 4, 15, 40, tzinfo=dt.UTC))
+    b.observation(
+        patient=pat,
+        code="8480-6",
+        value_num=128,
+        panel_code="85354-9",
+        panel_id="bp-1",
+        category="vital-signs",
+        effective_at=dt.datetime(2025, 3, 4, 15, 40, tzinfo=dt.UTC),
+    )
+    b.observation(
+        patient=pat,
+        code="8462-4",
+        value_num=82,
+        panel_code="85354-9",
+        panel_id="bp-1",
+        category="vital-signs",
+        effective_at=dt.datetime(2025, 3, 4, 15, 40, tzinfo=dt.UTC),
+    )
     b.medication_order(patient=pat, start=dt.date(2025, 3, 4), end=dt.date(2025, 6, 1))
     from tandem.screening.models import AssessmentResponse
 
-    AssessmentResponse.objects.create(patient=pat, instrument="phq9", total_score=14,
-                                      effective_at=timezone.now(), answers={"44260-8": 1})
+    AssessmentResponse.objects.create(
+        patient=pat,
+        instrument="phq9",
+        total_score=14,
+        effective_at=timezone.now(),
+        answers={"44260-8": 1},
+    )
     return team
 
 
@@ -80,9 +102,10 @@ def test_views_give_the_same_rows_as_the_extraction(population):
         rows = cursor.fetchall()
 
     assert "encounters" in names
-    assert [(r[0], r[1]) for r in rows] == [(str(e), "99213") for e in
-                                            queries.analytic_tables(user=None)["encounters"]
-                                            .column("encounter_id").to_pylist()]
+    assert [(r[0], r[1]) for r in rows] == [
+        (str(e), "99213")
+        for e in queries.analytic_tables(user=None)["encounters"].column("encounter_id").to_pylist()
+    ]
 
 
 def test_a_leader_measures_only_their_sites(population):

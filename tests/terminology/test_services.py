@@ -22,9 +22,9 @@ def write_valueset(path: Path, oid: str, codes: list[str]) -> Path:
         "url": f"http://cts.nlm.nih.gov/fhir/ValueSet/{oid}",
         "name": "TestSet",
         "version": "1",
-        "expansion": {"contains": [
-            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": c} for c in codes
-        ]},
+        "expansion": {
+            "contains": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": c} for c in codes]
+        },
     }
     path.write_bytes(orjson.dumps(resource))
     return path
