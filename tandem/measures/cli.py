@@ -1,0 +1,238 @@
+"""The ``tandem measure`` command: list, evaluate and conformance-check measures.
+
+``register(subparsers)`` adds the command to the top-level parser (``tandem.cli``); each
+subcommand sets ``func=callable(args) -> int``. Bad input raises
+:class:`tandem.core.lib.cli.UsageError` (printed on one line, exit status 2).
+
+    tandem measure list
+    tandem measure evaluate CMS2 --period 2025-01-01..2025-12-31 --source fhir:PATH
+        [--engine memory|duckdb|sqlite|postgres|spark] [--format json|csv|measurereport]
+        [--skip-invalid]
+    tandem measure conformance --measure CMS159 [--period ...] [--engine ...] CASES_DIR
+
+``--valuesets DIR`` (repeatable) names the FHIR ValueSet expansions to use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tandem.core.lib.cli import UsageError
+from tandem.measures import conformance, definitions, schema, valuesets
+from tandem.terminology.expansions import ExpansionError
+
+ENGINES = ("memory", "duckdb", "sqlite", "postgres", "spark")
+FORMATS = ("json", "csv", "measurereport")
+DEFAULT_PERIOD = "2025-01-01..2025-12-31"
+VALUESETS_HELP = (
+    "folder of FHIR ValueSet expansions (repeatable; default: the public eCQM expansions "
+    "in ../shared/conformance/ecqm-qicore-2024/valuesets)"
+)
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """``2025-01-01..2025-12-31`` -> two dates (both inclusive)."""
+    try:
+        start_s, end_s = text.split("..", 1)
+        start, end = date.fromisoformat(start_s.strip()), date.fromisoformat(end_s.strip())
+    except ValueError:
+        raise UsageError(f"--period {text!r}: expected START..END, e.g. {DEFAULT_PERIOD}") from None
+    if end < start:
+        raise UsageError(f"--period {text!r}: the end is before the start")
+    return start, end
+
+
+def load_source(source: str, *, skip_invalid: bool = False) -> dict[str, pa.Table]:
+    """``fhir:PATH`` (file or directory of FHIR JSON/NDJSON) or ``parquet:DIR`` (one
+    ``<table>.parquet`` per analytic table; missing tables are empty)."""
+    kind, _, path = source.partition(":")
+    if kind == "db":
+        raise UsageError(
+            "--source db: reading the operational database is not available yet; "
+            "use fhir:PATH or parquet:DIR"
+        )
+    if not path:
+        raise UsageError(f"--source {source!r}: expected fhir:PATH, parquet:DIR or db")
+    if kind == "fhir":
+        from tandem.importers.fhir import load_fhir
+
+        result = load_fhir(path, skip_invalid=skip_invalid)
+        for line in result.invalid:
+            print(f"skipped invalid input: {line}", file=sys.stderr)
+        if result.skipped:
+            print(result.summary(), file=sys.stderr)
+        return result.tables
+    if kind == "parquet":
+        root = Path(path)
+        if not root.is_dir():
+            raise UsageError(f"--source {source!r}: {root} is not a directory")
+        tables = {}
+        for name in schema.TABLES:
+            file = root / f"{name}.parquet"
+            tables[name] = (
+                schema.conform(name, pq.read_table(file)) if file.exists() else schema.empty(name)
+            )
+        return tables
+    raise UsageError(f"--source {source!r}: unknown kind {kind!r} (fhir, parquet or db)")
+
+
+def _measure(key: str) -> definitions.MeasureInfo:
+    try:
+        return definitions.get(key)
+    except KeyError:
+        known = ", ".join(definitions.REGISTRY)
+        raise UsageError(f"unknown measure {key!r} (known: {known})") from None
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for info in definitions.REGISTRY.values():
+        print(f"{info.key:8} {info.name:70} {info.title}")
+    return 0
+
+
+def _json(results: Sequence[Mapping[str, Any]], info: definitions.MeasureInfo, period) -> bytes:
+    summary: dict[str, Any] = {"patients": len(results), "groups": []}
+    for gi, gid in enumerate(info.group_ids):
+        counts = dict.fromkeys(conformance.POPULATIONS, 0)
+        for p in results:
+            for k, v in p["groups"][gi]["populations"].items():
+                counts[k] = counts.get(k, 0) + int(v)
+        eligible = (
+            counts["denominator"]
+            - counts["denominator-exclusion"]
+            - counts["denominator-exception"]
+        )
+        rate = counts["numerator"] / eligible if eligible > 0 else None
+        summary["groups"].append({"id": gid, "counts": counts, "rate": rate})
+    doc = {
+        "measure": info.key,
+        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        "patients": results,
+        "summary": summary,
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def _csv(results: Sequence[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["patient_id", "group", *conformance.POPULATIONS])
+    for p in results:
+        for g in p["groups"]:
+            w.writerow(
+                [p["id"], g["id"], *(g["populations"].get(c, 0) for c in conformance.POPULATIONS)]
+            )
+    return out.getvalue()
+
+
+def _measure_report(
+    results: Sequence[Mapping[str, Any]], info: definitions.MeasureInfo, period
+) -> bytes:
+    groups = []
+    for gi, gid in enumerate(info.group_ids):
+        pops = []
+        for code in conformance.POPULATIONS:
+            n = sum(int(p["groups"][gi]["populations"].get(code, 0)) for p in results)
+            pops.append(
+                {
+                    "code": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/measure-population",
+                                "code": code,
+                            }
+                        ]
+                    },
+                    "count": n,
+                }
+            )
+        groups.append({"id": gid, "population": pops})
+    doc = {
+        "resourceType": "MeasureReport",
+        "status": "complete",
+        "type": "summary",
+        "measure": info.url,
+        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        "group": groups,
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
+def _valuesets(args: argparse.Namespace) -> valuesets.ValueSets:
+    try:
+        return valuesets.load(*(args.valuesets or ()))
+    except ExpansionError as exc:
+        raise UsageError(f"{exc}; pass --valuesets DIR with FHIR ValueSet expansions") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    info = _measure(args.measure)
+    period = parse_period(args.period)
+    vs = _valuesets(args)
+    tables = load_source(args.source, skip_invalid=args.skip_invalid)
+    results = definitions.evaluate(info.key, tables, period, engine=args.engine, valuesets=vs)
+    if args.format == "json":
+        sys.stdout.buffer.write(_json(results, info, period) + b"\n")
+    elif args.format == "csv":
+        sys.stdout.write(_csv(results))
+    else:
+        sys.stdout.buffer.write(_measure_report(results, info, period) + b"\n")
+    return 0
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    info = _measure(args.measure)
+    period = parse_period(args.period)
+    report = conformance.run(
+        info.key,
+        args.cases_dir,
+        definitions.conformance_evaluator(info.key, engine=args.engine, valuesets=_valuesets(args)),
+        period=period,
+    )
+    for m in report.mismatches:
+        print(m.line())
+    for e in report.errors:
+        print(f"error: {e}")
+    for m in report.known:
+        reason = conformance.KNOWN_DECK_DEFECTS[info.key][m.case]
+        print(f"known deck defect: {m.line()} ({reason})")
+    print(f"{info.key} on {args.engine}: {report.summary()}")
+    return 0 if report.failed == 0 else 1
+
+
+def register(subparsers: Any) -> None:
+    """Add ``measure`` and its subcommands to the top-level ``tandem`` parser."""
+    measure = subparsers.add_parser("measure", help="quality measures: list, evaluate, conformance")
+    sub = measure.add_subparsers(dest="measure_command", metavar="SUBCOMMAND", required=True)
+
+    p = sub.add_parser("list", help="list the measures Tandem can evaluate")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("evaluate", help="evaluate one measure over a data source")
+    p.add_argument("measure", metavar="MEASURE", help="measure id, e.g. CMS2")
+    p.add_argument("--period", default=DEFAULT_PERIOD, help="START..END (inclusive dates)")
+    p.add_argument("--source", required=True, help="fhir:PATH | parquet:DIR | db")
+    p.add_argument("--engine", choices=ENGINES, default="duckdb")
+    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument("--skip-invalid", action="store_true", help="report and skip invalid FHIR input")
+    p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("conformance", help="run a measure against a deck of expected results")
+    p.add_argument("--measure", required=True, help="measure id, e.g. CMS159")
+    p.add_argument("--period", default=DEFAULT_PERIOD, help="START..END (inclusive dates)")
+    p.add_argument("--engine", choices=ENGINES, default="duckdb")
+    p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
+    p.add_argument("cases_dir", metavar="CASES_DIR", help="folder with one sub-folder per case")
+    p.set_defaults(func=cmd_conformance)
