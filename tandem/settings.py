@@ -124,6 +124,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 STATICFILES_DIRS = [("bootstrap", Path(bootstrap_wrapper.get_bootstrap_dir()))]
 WHITENOISE_USE_FINDERS = True  # serve straight from the packages: no collectstatic step
 

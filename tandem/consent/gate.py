@@ -48,17 +48,26 @@ KINDS: dict[str, str] = {
     "measure_results": "measures.MeasurePatientResult",
 }
 
+PSYCHOTHERAPY_REASON = "Psychotherapy notes are visible to their author only."
+# One reason for every consent-based label: naming the category in a notice would itself
+# disclose it (42 CFR 2.13(c) restricts even acknowledging that a patient is in a Part 2
+# program). The true label stays in ``Redaction.label`` and the audit trail.
+CONSENT_REASON = (
+    "Protected records: the patient has not consented to share them with you for this purpose "
+    "(42 CFR Part 2, state mental health, HIV or reproductive health confidentiality rules)."
+)
+MINIMUM_NECESSARY_REASON = (
+    "Clinical notes are not shown for operations and quality work (minimum necessary)."
+)
 REASONS = {
-    Sensitivity.PSYCHOTHERAPY_NOTE: "Psychotherapy notes are visible to their author only.",
-    Sensitivity.SUBSTANCE_USE: "Substance use treatment records (42 CFR Part 2): the patient "
-    "has not consented to share them with you for this purpose.",
-    Sensitivity.MENTAL_HEALTH: "Behavioral health records: shared outside the behavioral "
-    "health program only with the patient's consent, and there is none for you.",
-    Sensitivity.HIV: "HIV-related records: shared for this purpose only with the patient's "
-    "consent.",
-    Sensitivity.REPRODUCTIVE_HEALTH: "Reproductive health records: shared for this purpose only "
-    "with the patient's consent.",
+    Sensitivity.PSYCHOTHERAPY_NOTE: PSYCHOTHERAPY_REASON,
+    Sensitivity.SUBSTANCE_USE: CONSENT_REASON,
+    Sensitivity.MENTAL_HEALTH: CONSENT_REASON,
+    Sensitivity.HIV: CONSENT_REASON,
+    Sensitivity.REPRODUCTIVE_HEALTH: CONSENT_REASON,
 }
+# Kinds never disclosed for a purpose, whatever their label (HIPAA minimum necessary).
+WITHHELD_KINDS: dict[str, frozenset[str]] = {Purpose.OPERATIONS: frozenset({"notes"})}
 
 
 class AccessDenied(Exception):
@@ -284,6 +293,14 @@ def read(
         base = model.objects.filter(patient_id=patient.pk)
         if request.where is not None:
             base = base.filter(request.where)
+        if request.kind in WITHHELD_KINDS.get(purpose, ()):
+            count = base.count()
+            if count:
+                disclosure.redactions.append(
+                    Redaction(request.kind, "minimum-necessary", count, MINIMUM_NECESSARY_REASON)
+                )
+            disclosure.data[request.kind] = []
+            continue
         shown = base
         allowed = policy.filter_for(model)
         if allowed is not None:

@@ -30,7 +30,7 @@ _DISCIPLINE_ROLE = {
 
 
 def role_of(user: Any) -> Role:
-    practitioner = Practitioner.objects.filter(user_id=user.pk).first()
+    practitioner = Practitioner.objects.filter(user_id=user.pk, active=True).first()
     if practitioner is not None:
         key, label = _DISCIPLINE_ROLE[practitioner.discipline]
         return Role(key, label, practitioner)

@@ -9,11 +9,18 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django_htmx.middleware import HtmxDetails
 
 from tandem.core.forms import PageForm
-from tandem.core.queries import leader_site_ids, purpose_for, role_of
+from tandem.core.queries import leader_site_ids, role_of
 from tandem.registry import queries as registry
-from tandem.registry.forms import SearchForm
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it (for type checking)."""
+
+    htmx: HtmxDetails
 
 
 class LoginView(auth_views.LoginView):
@@ -28,20 +35,21 @@ class LoginView(auth_views.LoginView):
         return context
 
 
-def bad_request(request: HttpRequest, problems: list[tuple[str, str]]) -> HttpResponse:
+def bad_request(request: HtmxHttpRequest, problems: list[tuple[str, str]]) -> HttpResponse:
     """The 400 page (or, for htmx, its message alone) naming each field and what is wrong."""
     template = "core/_problems.html" if request.htmx else "400.html"
     return render(request, template, {"problems": problems}, status=400)
 
 
+@require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     """Caseload for clinicians and staff, sites overview for leaders, own record for patients."""
     role = role_of(request.user)
     form = PageForm(request.GET)
     if not form.is_valid():
         return bad_request(request, form.problems())
-    context: dict[str, Any] = {"role": role, "purpose": purpose_for(role), "form": SearchForm()}
+    context: dict[str, Any] = {"role": role}
     if role.key == "leader":
         context["sites"] = registry.site_overview(site_ids=leader_site_ids(request.user))
     elif role.key == "patient":

@@ -47,43 +47,45 @@ def search_patients(*, user: Any, criteria: Search, purpose: str) -> Page:
     return page
 
 
-SUMMARY_REQUESTS = [
-    gate.Request("identifiers", select_related=("site",)),
-    gate.Request("contacts"),
-    gate.Request("coverage", order_by=("-start",), select_related=("payer",)),
-    gate.Request(
-        "care_team",
-        where=Q(end__isnull=True) | Q(end__gte=dt.date.today()),
-        order_by=("role",),
-        select_related=("practitioner", "program"),
-    ),
-    gate.Request(
-        "conditions",
-        where=Q(category="problem-list-item"),
-        order_by=("clinical_status", "-onset"),
-    ),
-    gate.Request(
-        "medication_orders",
-        where=Q(status="active"),
-        order_by=("-authored_at",),
-        select_related=("prescriber",),
-    ),
-    gate.Request("medication_dispenses", order_by=("-dispensed_at",), limit=10),
-    gate.Request(
-        "encounters", order_by=("-start",), limit=10, select_related=("site", "practitioner")
-    ),
-    gate.Request(
-        "observations",
-        where=Q(category__in=["laboratory", "vital-signs", "social-history"]),
-        order_by=("-effective_at",),
-        limit=25,
-    ),
-    gate.Request("assessments", order_by=("-effective_at",), limit=10),
-    gate.Request("notes", order_by=("-authored_at",), limit=10, select_related=("author",)),
-    gate.Request(
-        "appointments", order_by=("-start",), limit=10, select_related=("site", "practitioner")
-    ),
-]
+def summary_requests(today: dt.date) -> list[gate.Request]:
+    """What the summary page asks the gate for (care team as of ``today``)."""
+    return [
+        gate.Request("identifiers", select_related=("site",)),
+        gate.Request("contacts"),
+        gate.Request("coverage", order_by=("-start",), select_related=("payer",)),
+        gate.Request(
+            "care_team",
+            where=Q(end__isnull=True) | Q(end__gte=today),
+            order_by=("role",),
+            select_related=("practitioner", "program"),
+        ),
+        gate.Request(
+            "conditions",
+            where=Q(category="problem-list-item"),
+            order_by=("clinical_status", "-onset"),
+        ),
+        gate.Request(
+            "medication_orders",
+            where=Q(status="active"),
+            order_by=("-authored_at",),
+            select_related=("prescriber",),
+        ),
+        gate.Request("medication_dispenses", order_by=("-dispensed_at",), limit=10),
+        gate.Request(
+            "encounters", order_by=("-start",), limit=10, select_related=("site", "practitioner")
+        ),
+        gate.Request(
+            "observations",
+            where=Q(category__in=["laboratory", "vital-signs", "social-history"]),
+            order_by=("-effective_at",),
+            limit=25,
+        ),
+        gate.Request("assessments", order_by=("-effective_at",), limit=10),
+        gate.Request("notes", order_by=("-authored_at",), limit=10, select_related=("author",)),
+        gate.Request(
+            "appointments", order_by=("-start",), limit=10, select_related=("site", "practitioner")
+        ),
+    ]
 
 
 def patient_summary(*, user: Any, patient_id: int, purpose: str) -> gate.Disclosure:
@@ -92,7 +94,7 @@ def patient_summary(*, user: Any, patient_id: int, purpose: str) -> gate.Disclos
         user=user,
         patient_id=patient_id,
         purpose=purpose,
-        requests=SUMMARY_REQUESTS,
+        requests=summary_requests(timezone.localdate()),
         detail="patient summary",
     )
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from tandem.consent import gate
-from tandem.core.models import Sensitivity
+from tandem.core.lib.http import refusals_as_404
 from tandem.core.queries import purpose_for, role_of
-from tandem.core.views import bad_request
+from tandem.core.views import HtmxHttpRequest, bad_request
 from tandem.registry import queries
 from tandem.registry.forms import SearchForm
+
+MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 # Summary sections and the gate kinds each one shows, in page order.
 SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -30,8 +33,9 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+@require_GET
 @login_required
-def search(request: HttpRequest) -> HttpResponse:
+def search(request: HtmxHttpRequest) -> HttpResponse:
     """Search by name, MRN and/or birth date among the patients the gate lets this user see."""
     form = SearchForm(request.GET)
     if not form.is_valid():
@@ -45,20 +49,20 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@require_GET
 @login_required
+@refusals_as_404
 def summary(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The patient summary; anything withheld is named with its reason. Refusal is a 404."""
     purpose = purpose_for(role_of(request.user))
-    try:
-        disclosure = queries.patient_summary(
-            user=request.user, patient_id=patient_id, purpose=purpose
-        )
-    except gate.AccessDenied as exc:  # the gate has audited the refusal
-        raise Http404("No patient found") from exc
+    if patient_id > MAX_ID:  # no such row can exist; the database would refuse the number
+        gate.deny(user=request.user, patient_id=None, purpose=purpose, detail="malformed id")
+        return render(request, "404.html", status=404)
+    disclosure = queries.patient_summary(user=request.user, patient_id=patient_id, purpose=purpose)
     context = {
         "disclosure": disclosure,
         "patient": disclosure.patient,
-        "age": disclosure.patient.age_on(timezone.localdate()),
+        "age": disclosure.patient.age_on(disclosure.patient.deceased_date or timezone.localdate()),
         "data": disclosure.data,
         "withheld": _withheld_by_section(disclosure),
         "sections": [(key, title) for key, title, _ in SECTIONS],
@@ -73,15 +77,13 @@ def _query_without_page(request: HttpRequest) -> str:
 
 
 def _withheld_by_section(disclosure: gate.Disclosure) -> dict[str, list[dict[str, Any]]]:
-    """For each section: one notice per withheld label (count, label, reason)."""
+    """For each section: one notice per reason (count and reason; the label stays internal)."""
     notices: dict[str, list[dict[str, Any]]] = {}
     for key, _, kinds in SECTIONS:
         merged: dict[str, dict[str, Any]] = {}
         for kind in kinds:
             for r in disclosure.withheld(kind):
-                notice = merged.setdefault(
-                    r.label, {"count": 0, "label": Sensitivity(r.label).label, "reason": r.reason}
-                )
+                notice = merged.setdefault(r.reason, {"count": 0, "reason": r.reason})
                 notice["count"] += r.count
         notices[key.replace("-", "_")] = list(merged.values())
     return notices

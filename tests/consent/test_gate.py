@@ -241,3 +241,26 @@ def test_every_read_is_audited_with_its_outcome(team):
     ]
     assert "substance-use" in events[0].detail
     assert "F11" not in events[0].detail  # no clinical content in the audit trail
+
+
+def test_notices_do_not_name_the_category_they_withhold(team):
+    part2_diagnosis(team)
+    b.condition(patient=team.pat, code="F20.9", program=team.bh_program)
+
+    disclosure = read(team.alice, team.pat)
+
+    reasons = {r.reason for r in disclosure.withheld("conditions")}
+    assert len(reasons) == 1  # Part 2 and mental health withheld with one generic reason
+    assert {r.label for r in disclosure.withheld("conditions")} == {
+        "substance-use",
+        "mental-health",
+    }
+
+
+def test_operations_never_see_clinical_notes(team):
+    b.note(patient=team.pat, author=team.practitioner(team.alice), program=team.pc_program)
+
+    disclosure = read(team.leo, team.pat, "operations", NOTES)
+
+    assert disclosure.data["notes"] == []
+    assert disclosure.withheld("notes")[0].label == "minimum-necessary"
