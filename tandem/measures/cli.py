@@ -57,11 +57,6 @@ def load_source(source: str, *, skip_invalid: bool = False) -> dict[str, pa.Tabl
     """``fhir:PATH`` (file or directory of FHIR JSON/NDJSON) or ``parquet:DIR`` (one
     ``<table>.parquet`` per analytic table; missing tables are empty)."""
     kind, _, path = source.partition(":")
-    if kind == "db":
-        raise UsageError(
-            "--source db: reading the operational database is not available yet; "
-            "use fhir:PATH or parquet:DIR"
-        )
     if not path:
         raise UsageError(f"--source {source!r}: expected fhir:PATH, parquet:DIR or db")
     if kind == "fhir":
@@ -176,12 +171,40 @@ def _valuesets(args: argparse.Namespace) -> valuesets.ValueSets:
         raise UsageError(f"{exc}; pass --valuesets DIR with FHIR ValueSet expansions") from None
 
 
+def _db_valuesets(args: argparse.Namespace) -> valuesets.ValueSets:
+    """Value sets for the operational database: those loaded into it, plus --valuesets DIRs
+    (or, when the database holds none, the default expansions)."""
+    from tandem.terminology.models import ValueSet
+    from tandem.terminology.queries import valuesets as stored
+
+    dirs = tuple(args.valuesets or ())
+    if not dirs and not ValueSet.objects.filter(source=ValueSet.Source.VSAC).exists():
+        dirs = tuple(str(d) for d in valuesets.DEFAULT_EXPANSION_DIRS if d.is_dir())
+        if not dirs:
+            raise UsageError(
+                "no value sets loaded: run 'tandem valuesets load DIR' or pass --valuesets DIR"
+            )
+    try:
+        return stored(dirs)
+    except ExpansionError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     info = _measure(args.measure)
     period = parse_period(args.period)
-    vs = _valuesets(args)
-    tables = load_source(args.source, skip_invalid=args.skip_invalid)
-    results = definitions.evaluate(info.key, tables, period, engine=args.engine, valuesets=vs)
+    if args.source == "db":
+        from tandem.measures import run
+
+        vs = _db_valuesets(args)
+        source = run.engine_source(args.engine, user=None)
+        results = definitions.evaluate(
+            info.key, source.pop("tables"), period, engine=args.engine, valuesets=vs, **source
+        )
+    else:
+        vs = _valuesets(args)
+        tables = load_source(args.source, skip_invalid=args.skip_invalid)
+        results = definitions.evaluate(info.key, tables, period, engine=args.engine, valuesets=vs)
     if args.format == "json":
         sys.stdout.buffer.write(_json(results, info, period) + b"\n")
     elif args.format == "csv":
@@ -211,9 +234,47 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from django.db import transaction
+    from rich.progress import Progress
+
+    from tandem.measures import run
+
+    if not args.all and not args.measures:
+        raise UsageError("name measures to run, or --all")
+    keys = list(definitions.REGISTRY) if args.all else [_measure(k).key for k in args.measures]
+    period = parse_period(args.period)
+    vs = _db_valuesets(args)
+    with transaction.atomic(), Progress(transient=True) as bar:
+        task = bar.add_task("measures", total=len(keys))
+        outcomes = run.run_measures(
+            by=None,
+            keys=keys,
+            period=period,
+            engine=args.engine,
+            store=args.store,
+            valuesets=vs,
+            advance=lambda key: bar.update(task, advance=1, description=key),
+        )
+    for o in outcomes:
+        if o.skipped:
+            print(f"{o.measure:8} skipped: {o.skipped}")
+            continue
+        groups = "; ".join(
+            f"{g}: IP {c.get('initial-population', 0)} DEN {c.get('denominator', 0)} "
+            f"NUM {c.get('numerator', 0)}"
+            for g, c in o.counts.items()
+        )
+        stored = f" (stored as run {o.run_id})" if o.run_id else ""
+        print(f"{o.measure:8} {o.patients} patients — {groups}{stored}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add ``measure`` and its subcommands to the top-level ``tandem`` parser."""
-    measure = subparsers.add_parser("measure", help="quality measures: list, evaluate, conformance")
+    measure = subparsers.add_parser(
+        "measure", help="quality measures: list, evaluate, conformance, run"
+    )
     sub = measure.add_subparsers(dest="measure_command", metavar="SUBCOMMAND", required=True)
 
     p = sub.add_parser("list", help="list the measures Tandem can evaluate")
@@ -236,3 +297,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
     p.add_argument("cases_dir", metavar="CASES_DIR", help="folder with one sub-folder per case")
     p.set_defaults(func=cmd_conformance)
+
+    p = sub.add_parser(
+        "run", help="compute measures on the operational database; --store keeps the results"
+    )
+    p.add_argument("measures", nargs="*", metavar="MEASURE", help="measure ids (or --all)")
+    p.add_argument("--all", action="store_true", help="every measure Tandem knows")
+    p.add_argument("--period", default=DEFAULT_PERIOD, help="START..END (inclusive dates)")
+    p.add_argument("--engine", choices=ENGINES, default="duckdb")
+    p.add_argument("--store", action="store_true", help="store patient-level results")
+    p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
+    p.set_defaults(func=cmd_run)

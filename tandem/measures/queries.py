@@ -74,7 +74,12 @@ def _case(column: str, mapping: dict[str, str]) -> str:
 
 
 def _selects(vendor: str, patients: str) -> dict[str, str]:
-    """SELECT per analytic table; ``patients`` is a subquery of patient ids in scope."""
+    """SELECT per analytic table; ``patients`` is a subquery of patient ids in scope.
+
+    Observations: a blood-pressure panel is stored as component rows sharing ``panel_id``;
+    the analytic table also gets the panel's own row (code 85354-9), as the FHIR loader makes.
+    Assessment totals become observations with the instrument's total-score LOINC.
+    """
     ts = lambda c: _ts(vendor, c)  # noqa: E731
     totals = _case("a.instrument", INSTRUMENT_TOTALS)
     scoped = f"IN ({patients})"
@@ -124,6 +129,14 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {_nz("o.reason_code")} AS reason_code,
                    {_id("o.encounter_id")} AS encounter_id
               FROM clinical_observation o WHERE o.patient_id {scoped}
+            UNION ALL
+            SELECT o.panel_id, {_id("o.patient_id")}, MIN(o.status), MIN(o.category),
+                   '{LOINC}', o.panel_code, NULL, NULL, {ts("MIN(o.effective_at)")}, NULL,
+                   {ts("MIN(o.issued)")}, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   {_id("MIN(o.encounter_id)")}
+              FROM clinical_observation o
+             WHERE o.patient_id {scoped} AND o.panel_id <> '' AND o.panel_code <> ''
+             GROUP BY o.panel_id, o.patient_id, o.panel_code
             UNION ALL
             SELECT 'assessment-' || {_id("a.id")}, {_id("a.patient_id")}, 'final', 'survey',
                    '{LOINC}', {totals}, NULL, NULL, {ts("a.effective_at")}, NULL,

@@ -83,9 +83,13 @@ def test_timestamps_are_naive_utc_and_date_ends_cover_the_day(population):
 def test_blood_pressure_components_share_the_panels_id(population):
     obs = queries.analytic_tables(user=None)["observations"].to_pylist()
 
-    bp = [o for o in obs if o["panel_code"] == "85354-9"]
+    bp = [o for o in obs if "85354-9" in (o["panel_code"], o["code"])]
     assert {o["observation_id"] for o in bp} == {"bp-1"}
-    assert sorted(o["code"] for o in bp) == ["8462-4", "8480-6"]
+    assert sorted((o["code"], o["panel_code"]) for o in bp) == [
+        ("8462-4", "85354-9"),
+        ("8480-6", "85354-9"),
+        ("85354-9", None),
+    ]
 
 
 def test_assessment_totals_appear_as_observations(population):

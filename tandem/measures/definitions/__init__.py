@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tandem.measures.definitions import cms
+from tandem.measures.definitions import cms, hedis, integration
 from tandem.measures.language import Measure
 
 
@@ -80,6 +80,124 @@ REGISTRY: dict[str, MeasureInfo] = {
 }
 
 
+def _ncqa(key: str, name: str, title: str, build: Callable[[], Measure], slug: str) -> MeasureInfo:
+    return MeasureInfo(key, name, title, f"https://www.ncqa.org/hedis/measures/{slug}/", build)
+
+
+def _tandem(key: str, name: str, title: str, build: Callable[[], Measure]) -> MeasureInfo:
+    page = key.lower()
+    return MeasureInfo(key, name, title, f"https://tandem.health/docs/measures/{page}", build)
+
+
+# HEDIS-style measures (licensed NCQA specification not seen; docs/measures/<key>.md) and
+# Tandem's own integration measures.
+_SSD_SMD_SMC = (
+    "diabetes-and-cardiovascular-disease-screening-and-monitoring-for-people-with-schizophrenia-"
+    "or-bipolar-disorder"
+)
+REGISTRY.update(
+    {
+        i.key: i
+        for i in (
+            _ncqa(
+                "SSD",
+                "HedisStyleSSD",
+                "Diabetes screening, schizophrenia or bipolar disorder on antipsychotics",
+                hedis.ssd,
+                _SSD_SMD_SMC,
+            ),
+            _ncqa(
+                "SMD",
+                "HedisStyleSMD",
+                "Diabetes monitoring, diabetes and schizophrenia",
+                hedis.smd,
+                _SSD_SMD_SMC,
+            ),
+            _ncqa(
+                "SMC",
+                "HedisStyleSMC",
+                "Cardiovascular monitoring, cardiovascular disease and schizophrenia",
+                hedis.smc,
+                _SSD_SMD_SMC,
+            ),
+            _ncqa(
+                "SAA",
+                "HedisStyleSAA",
+                "Adherence to antipsychotics, schizophrenia (PDC >= 80%)",
+                hedis.saa,
+                "adherence-to-antipsychotic-medications-for-individuals-with-schizophrenia",
+            ),
+            _ncqa(
+                "APM",
+                "HedisStyleAPM",
+                "Metabolic monitoring, children and adolescents on antipsychotics",
+                hedis.apm,
+                "metabolic-monitoring-for-children-and-adolescents-on-antipsychotics",
+            ),
+            _ncqa(
+                "FUH",
+                "HedisStyleFUH",
+                "Follow-up after hospitalization for mental illness (7/30 days)",
+                hedis.fuh,
+                "follow-up-after-hospitalization-for-mental-illness",
+            ),
+            _ncqa(
+                "FUM",
+                "HedisStyleFUM",
+                "Follow-up after ED visit for mental illness (7/30 days)",
+                hedis.fum,
+                "follow-up-after-emergency-department-visit-for-mental-illness",
+            ),
+            _ncqa(
+                "AMM",
+                "HedisStyleAMM",
+                "Antidepressant medication management (acute, continuation)",
+                hedis.amm,
+                "antidepressant-medication-management",
+            ),
+            _ncqa(
+                "DMS",
+                "HedisStyleDMS",
+                "PHQ-9 to monitor depression symptoms (three assessment periods)",
+                hedis.dms,
+                "hedis-learning-collaborative/hedis-depression-measures",
+            ),
+            _ncqa(
+                "DRR",
+                "HedisStyleDRR",
+                "Depression remission or response (follow-up PHQ-9, remission, response)",
+                hedis.drr,
+                "depression-remission-or-response-for-adolescents-and-adults",
+            ),
+            _tandem(
+                "TANDEM-PCENG",
+                "TandemSmiPrimaryCareEngagement",
+                "SMI primary-care engagement (PCP assigned and PC visit in 12 months)",
+                integration.tandem_pceng,
+            ),
+            _tandem(
+                "TANDEM-METAB",
+                "TandemAntipsychoticMetabolicMonitoring",
+                "Metabolic monitoring of antipsychotic users",
+                integration.tandem_metab,
+            ),
+            _tandem(
+                "TANDEM-BPSMI",
+                "TandemSmiBloodPressureControl",
+                "Blood pressure control (<140/90) for SMI with hypertension",
+                integration.tandem_bpsmi,
+            ),
+            _tandem(
+                "TANDEM-UTIL",
+                "TandemIntegrationUtilization",
+                "ED visits, psychiatric admissions and LOS before/after integration go-live",
+                integration.tandem_util,
+            ),
+        )
+    }
+)
+
+
 def get(key: str) -> MeasureInfo:
     """A measure by key (any case) or eCQM library name; ``KeyError`` if unknown."""
     for info in REGISTRY.values():
@@ -102,11 +220,13 @@ def _jsonable(value: Any) -> Any:
 
 def evaluate(
     key: str,
-    tables: Mapping[str, pa.Table],
+    tables: Mapping[str, pa.Table] | None,
     period: tuple[dt.date, dt.date],
     *,
     engine: str = "duckdb",
     valuesets: Mapping[str, frozenset[tuple[str, str]]] | None = None,
+    connection: Any = None,
+    table_prefix: str = "",
 ) -> list[dict[str, Any]]:
     """Patient rows: ``{"id", "groups": [{"id", "populations": {code: 0|1}, "evidence": [...]}]}``.
 
@@ -117,7 +237,15 @@ def evaluate(
     from tandem.measures.evaluation import evaluate as run
 
     m = measure(get(key).key)
-    result = run(m, tables, valuesets or vs_module.load(), period=period, engine=engine)
+    result = run(
+        m,
+        tables,
+        valuesets or vs_module.load(),
+        period=period,
+        engine=engine,
+        connection=connection,
+        table_prefix=table_prefix,
+    )
     rows = []
     for p in result.patients:
         groups = []

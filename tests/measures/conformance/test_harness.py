@@ -83,12 +83,6 @@ def test_cli_lists_the_measures(capsys):
     assert "CMS159" in capsys.readouterr().out
 
 
-def test_cli_refuses_the_db_source_for_now():
-    args = parse("measure", "evaluate", "CMS2", "--source", "db")
-    with pytest.raises(UsageError, match="--source db"):
-        args.func(args)
-
-
 def test_cli_refuses_a_bad_period_and_an_unknown_measure(tmp_path):
     args = parse("measure", "evaluate", "CMS2", "--source", f"fhir:{tmp_path}", "--period", "2025")
     with pytest.raises(UsageError, match="--period"):

@@ -1,0 +1,1 @@
+"""Engines that evaluate the measure language: in-memory (the oracle), SQL dialects, Spark."""

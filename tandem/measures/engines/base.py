@@ -1,0 +1,105 @@
+"""What every engine shares: inputs made canonical, value-set resolution, output values.
+
+An engine computes, for every patient of the ``patients`` table, a set of named patient-level
+expressions (``outputs``) and returns ``{patient_id: {name: value}}`` with canonical Python
+values (``bool``, ``int``, ``float``, ``str``, ``datetime.date``, ``datetime.datetime`` or
+``None``). Everything above that (population scoring, evidence, summaries) is engine-neutral.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from tandem.measures import schema
+from tandem.measures.lang_nodes import Expr
+
+ValueSets = Mapping[str, frozenset[tuple[str, str]]]
+Results = dict[str, dict[str, Any]]
+
+
+class Engine(Protocol):
+    name: str
+
+    def run(
+        self,
+        outputs: dict[str, Expr],
+        tables: dict[str, pa.Table] | None,
+        valuesets: dict[str, frozenset[tuple[str, str]]],
+        params: dict[str, Any],
+    ) -> Results: ...
+
+
+def prepare_tables(
+    tables: Mapping[str, pa.Table] | None, only: set[str] | None = None
+) -> dict[str, pa.Table]:
+    """The analytic tables (all, or ``only`` these), conformed; missing tables are empty."""
+    tables = dict(tables or {})
+    unknown = set(tables) - set(schema.TABLES)
+    if unknown:
+        raise KeyError(f"unknown analytic tables: {sorted(unknown)}")
+    return {
+        name: schema.conform(name, tables[name]) if name in tables else schema.empty(name)
+        for name in schema.TABLES
+        if only is None or name in only
+    }
+
+
+def valueset_key(ref: str) -> str:
+    """The bare id of a value-set reference: URL tail, ``urn:oid:`` and ``|version`` removed."""
+    ref = ref.strip().split("|", 1)[0].rstrip("/")
+    ref = ref.rsplit("/", 1)[-1]
+    return ref.removeprefix("urn:oid:")
+
+
+def resolve_valuesets(
+    needed: set[str], mapping: ValueSets
+) -> dict[str, frozenset[tuple[str, str]]]:
+    """Each referenced value set (id, OID, ``urn:oid:`` or canonical URL) -> its codes.
+
+    An exact key wins; otherwise references and mapping keys are compared by their bare id.
+    """
+    by_key: dict[str, str] = {}
+    for k in mapping:
+        by_key.setdefault(valueset_key(k), k)
+    out: dict[str, frozenset[tuple[str, str]]] = {}
+    missing = []
+    for ref in sorted(needed):
+        key = ref if ref in mapping else by_key.get(valueset_key(ref))
+        if key is None:
+            missing.append(ref)
+        else:
+            out[ref] = frozenset(mapping[key])
+    if missing:
+        raise KeyError(f"value sets not provided: {missing}")
+    return out
+
+
+def canonical(value: Any, dtype: str) -> Any:
+    """An engine's raw value as the canonical Python value of the language type."""
+    if value is None:
+        return None
+    if dtype == "bool":
+        return bool(value)
+    if dtype == "int":
+        return int(value)
+    if dtype == "float":
+        return float(value)
+    if dtype == "str":
+        return str(value)
+    if dtype == "date":
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value)[:10])
+    if dtype == "timestamp":
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=None)
+        if isinstance(value, dt.date):
+            return dt.datetime.combine(value, dt.time())
+        return dt.datetime.fromisoformat(str(value))
+    raise ValueError(dtype)

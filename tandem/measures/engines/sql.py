@@ -1,0 +1,253 @@
+"""The SQL engines: DuckDB (default analytics engine), SQLite and PostgreSQL.
+
+One compiler (``sql_compile``) and one set of date rules per dialect (``dialects``). Input:
+either Arrow tables (loaded into an in-memory DuckDB / SQLite, or into temporary tables of a
+PostgreSQL connection) or an existing DB-API connection whose tables or views carry the
+contract's names, optionally behind a ``table_prefix`` (``"analytics."`` for a schema,
+``"a_"`` for a name prefix). Value sets always go into a temporary table.
+
+Execution: stage tables of hoisted patient-level aggregates (temporary tables, indexed on
+``patient_id`` where that helps), then one final SELECT of the outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from tandem.measures.engines.base import Results, prepare_tables
+from tandem.measures.engines.dialects import Dialect
+from tandem.measures.engines.sql_compile import (
+    CURRENT,
+    PATIENT_ALIAS,
+    VS_TABLE,
+    Compiler,
+    VarInfo,
+    col,
+)
+from tandem.measures.lang_nodes import Expr, arrow_dtype
+from tandem.measures.lang_walk import PATIENT_VAR, Walker, tables_used
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class SQLEngine:
+    """Evaluates outputs on DuckDB, SQLite or PostgreSQL."""
+
+    def __init__(self, dialect: str, *, connection: Any = None, table_prefix: str = "") -> None:
+        self.dialect = Dialect(dialect)
+        self.name = dialect
+        self.connection = connection
+        self.table_prefix = table_prefix
+        self.last_sql: list[str] = []  # the statements of the last run (for debugging)
+        self._registered: set[str] = set()  # DuckDB views over Arrow tables
+
+    # --- connections and loading -----------------------------------------------------------
+    def _connect(self) -> Any:
+        if self.connection is not None:
+            return self.connection
+        if self.name == "duckdb":
+            import duckdb
+
+            return duckdb.connect()
+        if self.name == "sqlite":
+            import sqlite3
+
+            return sqlite3.connect(":memory:")
+        import psycopg
+
+        return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+    def _release(self, con: Any) -> None:
+        """Close a connection the engine opened. A caller's connection is left as it came:
+        committing it would end the caller's transaction (Django's request or command)."""
+        if self.connection is None:
+            con.close()
+
+    def _table_ref(self, tmp: dict[str, str]) -> Any:
+        prefix = self.table_prefix
+
+        def ref(name: str) -> exp.Table:
+            if name in tmp:
+                return exp.to_table(tmp[name])
+            if "." in prefix:
+                db, _, rest = prefix.rpartition(".")
+                return exp.Table(this=exp.to_identifier(rest + name), db=exp.to_identifier(db))
+            return exp.Table(this=exp.to_identifier(prefix + name))
+
+        return ref
+
+    def _create_table(self, con: Any, name: str, columns: list[tuple[str, str]]) -> None:
+        types = self.dialect.types
+        cols = ", ".join(f'"{c}" {types[t]}' for c, t in columns)
+        self._exec(con, f"CREATE TEMPORARY TABLE {name} ({cols})")
+
+    def _load(self, con: Any, name: str, table: pa.Table) -> None:
+        """Copy an Arrow table into a temporary table ``name``."""
+        columns = [(f.name, arrow_dtype(f.type)) for f in table.schema]
+        if self.name == "duckdb":
+            con.register(name, table)  # a view over the Arrow table: no copy
+            self._registered.add(name)
+            return
+        self._create_table(con, name, columns)
+        rows = table.to_pylist()
+        if not rows:
+            return
+        names = [c for c, _ in columns]
+        if self.name == "sqlite":
+            data = list(zip(*(_sqlite_column(table.column(c)) for c in names), strict=True))
+            marks = ", ".join("?" for _ in names)
+            con.executemany(f"INSERT INTO {name} VALUES ({marks})", data)  # noqa: S608
+            if "patient_id" in names:
+                con.execute(f'CREATE INDEX {name}_pid ON {name} ("patient_id")')
+            return
+        with con.cursor() as cur:
+            quoted = ", ".join(f'"{c}"' for c in names)
+            with cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row([r[c] for c in names])
+            if "patient_id" in names:
+                cur.execute(f'CREATE INDEX ON {name} ("patient_id")')
+            cur.execute(f"ANALYZE {name}")
+
+    def _exec(self, con: Any, sql: str) -> Any:
+        self.last_sql.append(sql)
+        if self.name == "postgres":
+            with con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall() if cur.description else None
+        cur = con.execute(sql)
+        return cur.fetchall() if cur.description else None
+
+    # --- running ---------------------------------------------------------------------------
+    def run(
+        self,
+        outputs: dict[str, Expr],
+        tables: dict[str, pa.Table] | None,
+        valuesets: dict[str, frozenset[tuple[str, str]]],
+        params: dict[str, Any],
+    ) -> Results:
+        self.last_sql = []
+        con = self._connect()
+        tag = uuid.uuid4().hex[:8]
+        tmp: dict[str, str] = {}
+        created: list[str] = []
+        try:
+            if tables is not None:
+                needed = tables_used(list(outputs.values()))
+                for name, table in prepare_tables(tables, only=needed).items():
+                    tmp[name] = f"tandem_{tag}_{name}"
+                    self._load(con, tmp[name], table)
+                    created.append(tmp[name])
+            tmp[VS_TABLE] = f"tandem_{tag}_vs"
+            self._load(con, tmp[VS_TABLE], _valueset_table(valuesets))
+            created.append(tmp[VS_TABLE])
+            if self.name in ("sqlite", "postgres"):
+                vs = tmp[VS_TABLE]
+                self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
+            return self._evaluate(con, outputs, params, tmp, tag, created)
+        finally:
+            for name in reversed(created):
+                with contextlib.suppress(Exception):  # best effort clean-up
+                    self._drop(con, name)
+            self._release(con)
+
+    def _evaluate(
+        self,
+        con: Any,
+        outputs: dict[str, Expr],
+        params: dict[str, Any],
+        tmp: dict[str, str],
+        tag: str,
+        created: list[str],
+    ) -> Results:
+        walker = Walker()
+        ref = self._table_ref(tmp)
+        compiler = Compiler(self.dialect, ref, params, walker)
+        exprs = list(outputs.values())
+        scope = {PATIENT_VAR: VarInfo(PATIENT_ALIAS), CURRENT: VarInfo(PATIENT_ALIAS)}
+        current: exp.Expression = ref("patients")
+        counter = 0
+        for k, stage in enumerate(compiler.plan_stages(exprs), start=1):
+            compiler.stage_table = current
+            cols: list[Any] = [exp.Star()]
+            new: dict[int, str] = {}
+            for agg in stage:
+                counter += 1
+                name = f"v{counter}"
+                cols.append(compiler.expr(agg, scope).as_(name, quoted=True))
+                new[id(agg)] = name
+            compiler.hoisted.update(new)
+            stage_name = f"tandem_{tag}_s{k}"
+            select = exp.select(*cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+            created.append(stage_name)
+            self._materialize(con, stage_name, select)
+            current = exp.to_table(stage_name)
+        compiler.stage_table = current
+        keys = list(outputs)
+        final_cols = [col(PATIENT_ALIAS, "patient_id").as_("patient_id")]
+        final_cols += [
+            compiler.expr(outputs[key], scope).as_(f"o{i}", quoted=True)
+            for i, key in enumerate(keys)
+        ]
+        final = exp.select(*final_cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+        rows = self._query(con, final)
+        return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
+
+    def _materialize(self, con: Any, name: str, select: exp.Select) -> None:
+        """Store a stage as a temporary table (indexed on ``patient_id`` outside DuckDB)."""
+        create = exp.Create(
+            this=exp.to_table(name),
+            kind="TABLE",
+            expression=select,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        self._exec(con, create.sql(dialect=self.name))
+        if self.name != "duckdb":
+            self._exec(con, f'CREATE INDEX {name}_pid ON {name} ("patient_id")')
+
+    def _query(self, con: Any, select: exp.Select) -> list[Any]:
+        return list(self._exec(con, select.sql(dialect=self.name)) or [])
+
+    def _drop(self, con: Any, name: str) -> None:
+        if name in self._registered:
+            self._registered.discard(name)
+            con.unregister(name)
+            return
+        self._exec(con, f"DROP TABLE IF EXISTS {name}")
+
+
+def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:
+    """A column as SQLite values: ISO date text, fixed-width timestamp text, 0/1 booleans."""
+    typ = column.type
+    if pa.types.is_timestamp(typ):
+        # Arrow prints microsecond seconds as SS.ffffff: the same text as sqlite_timestamp_text
+        column = pc.strftime(column.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+    elif pa.types.is_date(typ):
+        column = column.cast(pa.string())
+    elif pa.types.is_boolean(typ):
+        column = column.cast(pa.int8())
+    return column.to_pylist()
+
+
+def _valueset_table(valuesets: dict[str, frozenset[tuple[str, str]]]) -> pa.Table:
+    ids, systems, codes = [], [], []
+    for vid, members in sorted(valuesets.items()):
+        for system, code in sorted(members):
+            ids.append(vid)
+            systems.append(system)
+            codes.append(code)
+    return pa.table(
+        {"valueset_id": ids, "system": systems, "code": codes},
+        schema=pa.schema(
+            [("valueset_id", pa.string()), ("system", pa.string()), ("code", pa.string())]
+        ),
+    )
+
+
+__all__ = ["POSTGRES_URL", "SQLEngine"]

@@ -1,0 +1,422 @@
+"""Compiling language nodes to SQLGlot expressions.
+
+Shape of the generated SQL (see ``engines.sql`` for how it runs):
+
+- Patient-level aggregates are *hoisted*: computed once per patient as columns ``v<k>`` of
+  stage tables built on top of ``patients`` (stage k holds every aggregate whose inputs are
+  in stages < k). Anything else refers to them as ``p.v<k>``.
+- Every other aggregate (one correlated with an outer row) is a correlated scalar subquery
+  over its frame, flattened to one ``FROM table AS t<n> WHERE patient AND predicates``;
+  annotated columns are inlined as their expressions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from tandem.measures import lang_nodes as n
+from tandem.measures.engines.dialects import Dialect
+from tandem.measures.engines.in_memory import constant_folder
+from tandem.measures.lang_walk import PATIENT_VAR, Walker, children, frame_steps
+
+PATIENT_ALIAS = "p"
+CURRENT = -1  # scope key: the alias of the innermost query being compiled
+VS_TABLE = "tandem_valueset_codes"
+
+_CMP = {"eq": exp.EQ, "ne": exp.NEQ, "lt": exp.LT, "le": exp.LTE, "gt": exp.GT, "ge": exp.GTE}
+_ARITH = {"add": exp.Add, "sub": exp.Sub, "mul": exp.Mul}
+
+
+@dataclass
+class VarInfo:
+    alias: str
+    annotations: dict[str, tuple[int, n.Expr]] = field(default_factory=dict)
+
+
+Scope = dict[int, VarInfo]
+
+
+def _all(conds: list[exp.Expression]) -> Any:
+    return exp.and_(*conds) if conds else exp.Boolean(this=True)
+
+
+def col(alias: str, name: str) -> exp.Column:
+    return exp.column(name, table=alias, quoted=True)
+
+
+class Compiler:
+    """Turns expressions into SQLGlot for one dialect and one set of table names."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        table_ref: Any,
+        params: dict[str, Any],
+        walker: Walker,
+    ) -> None:
+        self.d = dialect
+        self.table_ref = table_ref  # callable: analytic table name -> exp.Table
+        self.params = params
+        self.walker = walker
+        self.hoisted: dict[int, str] = {}  # id(aggregate) -> column name in the stage
+        self._aliases = itertools.count(1)
+        self._constant: dict[int, tuple[n.Expr, bool]] = {}
+        self._folder = constant_folder(params, walker)
+        # Spark cannot see columns two query levels up: correlate with the nearest query and
+        # join the current patient stage into every frame instead of reaching for ``p``.
+        self.local_patient = dialect.name == "spark"
+        self.stage_table: exp.Expression | None = None
+
+    def is_constant(self, e: n.Expr) -> bool:
+        """No row, no aggregate, no value set: the same value for every patient."""
+        key = id(e)
+        if key not in self._constant:
+            if isinstance(e, (n.Field, n.InValueSet, *n.AGGREGATES)):
+                value = False
+            else:
+                value = all(self.is_constant(c) for c in children(e))
+            self._constant[key] = (e, value)  # keep e alive: ids of freed nodes are reused
+        return self._constant[key][1]
+
+    # --- hoisting --------------------------------------------------------------------------
+    def plan_stages(self, outputs: list[n.Expr]) -> list[list[n.Expr]]:
+        """Patient-level aggregates grouped by stage (inputs always in earlier stages)."""
+        level: dict[int, int] = {}
+        nodes: dict[int, n.Expr] = {}
+
+        def visit(e: n.Expr) -> int:
+            key = id(e)
+            if key in level:
+                return level[key]
+            below = max((visit(c) for c in children(e)), default=0)
+            if isinstance(e, n.AGGREGATES) and self.walker.is_patient_level(e):
+                below += 1
+                nodes[key] = e
+            level[key] = below
+            return below
+
+        for e in outputs:
+            visit(e)
+        stages: list[list[n.Expr]] = [[] for _ in range(max(level.values(), default=0))]
+        for key, e in nodes.items():
+            stages[level[key] - 1].append(e)
+        return stages
+
+    # --- expressions -----------------------------------------------------------------------
+    def expr(self, e: n.Expr, scope: Scope) -> exp.Expression:  # noqa: C901 - dispatch
+        key = id(e)
+        if key in self.hoisted:
+            return col(scope[PATIENT_VAR].alias, self.hoisted[key])
+        d = self.d
+        if not isinstance(e, n.Lit | n.Param) and self.is_constant(e):
+            # e.g. period_start.add_months(6): fold with the oracle's own rules
+            return d.literal(self._folder.eval(e, {}), e.dtype)
+        if isinstance(e, n.Lit):
+            return d.literal(e.value, e.dtype)
+        if isinstance(e, n.Param):
+            return d.literal(self.params[e.name], e.dtype)
+        if isinstance(e, n.Field):
+            return self.field(e, scope)
+        if isinstance(e, n.BinOp):
+            return self.binop(e, scope)
+        if isinstance(e, n.Not):
+            return exp.Not(this=exp.Paren(this=self.expr(e.arg, scope)))
+        if isinstance(e, n.IsNull):
+            return exp.Is(this=self.expr(e.arg, scope), expression=exp.Null())
+        if isinstance(e, n.In):
+            arg = self.expr(e.arg, scope)
+            if not e.values:
+                return exp.Case(
+                    ifs=[exp.If(this=exp.Is(this=arg, expression=exp.Null()), true=exp.Null())],
+                    default=d.literal(False, "bool"),
+                )
+            vals = [d.literal(v, n.literal_dtype(v)) for v in e.values]
+            return exp.In(this=arg, expressions=vals)
+        if isinstance(e, n.InValueSet):
+            return self.in_valueset(e, scope)
+        if isinstance(e, n.Func):
+            return self.func(e, scope)
+        if isinstance(e, n.AnyOf):
+            parts = [exp.Paren(this=self.expr(b, scope)) for b in e.branches.values()]
+            return exp.Paren(this=exp.or_(*parts)) if len(parts) > 1 else parts[0]
+        return self.aggregate(e, scope)
+
+    def field(self, e: n.Field, scope: Scope) -> exp.Expression:
+        var = e.row.var_id
+        if var not in scope:
+            raise ValueError(
+                f"column {e.name!r} refers to a row of {e.row.frame.table_name} that is not in "
+                "scope here (did you derive two frames from separate q.table() calls?)"
+            )
+        info = scope[var]
+        if e.name in info.annotations:
+            _, aexpr = info.annotations[e.name]
+            return exp.Paren(this=self.expr(aexpr, scope))
+        return col(info.alias, e.name)
+
+    def binop(self, e: n.BinOp, scope: Scope) -> exp.Expression:
+        a, b = self.expr(e.left, scope), self.expr(e.right, scope)
+        if e.op == "and":
+            return exp.And(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+        if e.op == "or":
+            return exp.Paren(this=exp.Or(this=exp.Paren(this=a), expression=exp.Paren(this=b)))
+        if e.op in _CMP:
+            if e.operand_dtype == "timestamp":
+                a = self.d.to_timestamp(a, e.left.dtype)
+                b = self.d.to_timestamp(b, e.right.dtype)
+            elif e.operand_dtype == "str" and e.op not in ("eq", "ne"):
+                a, b = self._order_key(a, "str"), self._order_key(b, "str")  # byte order
+            cmp: Any = _CMP[e.op](this=a, expression=b)
+            return cmp
+        if e.op == "div":
+            den = exp.Nullif(this=b, expression=exp.Literal.number(0))
+            return exp.Paren(this=exp.Div(this=self.d.to_float(a), expression=den))
+        return exp.Paren(this=_ARITH[e.op](this=a, expression=b))
+
+    def in_valueset(self, e: n.InValueSet, scope: Scope) -> exp.Expression:
+        alias = f"vs{next(self._aliases)}"
+        cond = exp.and_(
+            exp.EQ(this=col(alias, "valueset_id"), expression=exp.Literal.string(e.valueset)),
+            exp.EQ(this=col(alias, "system"), expression=self.expr(e.system, scope)),
+            exp.EQ(this=col(alias, "code"), expression=self.expr(e.code, scope)),
+        )
+        sub = exp.select("1").from_(self.table_ref(VS_TABLE).as_(alias)).where(cond)
+        return exp.Exists(this=sub)
+
+    def func(self, e: n.Func, scope: Scope) -> exp.Expression:
+        d = self.d
+        args = [self.expr(a, scope) for a in e.args]
+        types = [a.dtype for a in e.args]
+        name = e.name
+        if name == "to_date":
+            return d.to_date(args[0], types[0])
+        if name == "to_timestamp":
+            return d.to_timestamp(args[0], types[0])
+        if name in ("year", "month", "day"):
+            return d.part(name, d.to_date(args[0], types[0]))
+        if name == "add_days":
+            return d.add_days(args[0], args[1], types[0])
+        if name == "add_months":
+            return d.add_months(args[0], args[1], types[0])
+        if name == "days_between":
+            return d.days_between(args[0], types[0], args[1], types[1])
+        if name == "age_years":
+            return d.age_years(args[0], types[0], args[1], types[1])
+        if name == "coalesce":
+            return exp.Coalesce(this=args[0], expressions=args[1:])
+        if name == "abs":
+            return exp.Abs(this=args[0])
+        if name in ("floor", "ceil", "trunc"):
+            return d.rounding(name, args[0])
+        if name == "case":
+            return exp.Case(ifs=[exp.If(this=args[0], true=args[1])], default=args[2])
+        if name in ("greatest", "least"):
+            a, b = args
+            pick_a = (
+                exp.GTE(this=a, expression=b)
+                if name == "greatest"
+                else exp.LTE(this=a, expression=b)
+            )
+            either_null = exp.or_(
+                exp.Is(this=a, expression=exp.Null()), exp.Is(this=b, expression=exp.Null())
+            )
+            return exp.Case(
+                ifs=[exp.If(this=either_null, true=exp.Null()), exp.If(this=pick_a, true=a)],
+                default=b,
+            )
+        raise NotImplementedError(name)
+
+    # --- frames and aggregates -------------------------------------------------------------
+    def frame(self, frame: n.Frame, scope: Scope, own_row: n.Row | None) -> tuple[Any, Scope]:
+        """(FROM source, WHERE conditions, alias) and the scope with the frame's rows bound."""
+        alias = f"t{next(self._aliases)}"
+        inner: Scope = dict(scope)
+        annotations: dict[str, tuple[int, n.Expr]] = {}
+        outer = scope[CURRENT] if self.local_patient else scope[PATIENT_VAR]
+        per_patient = "patient_id" in n.root_table(frame).columns  # else sites, practitioners
+        conds: list[exp.Expression] = []
+        if per_patient:
+            conds.append(
+                exp.EQ(this=col(alias, "patient_id"), expression=col(outer.alias, "patient_id"))
+            )
+        join = None
+        if self.local_patient:
+            assert self.stage_table is not None
+            palias = f"p{next(self._aliases)}"
+            mine = col(alias, "patient_id") if per_patient else col(outer.alias, "patient_id")
+            on = exp.EQ(this=col(palias, "patient_id"), expression=mine)
+            join = (self.stage_table.copy().as_(palias), on)  # type: ignore[attr-defined]
+            inner[PATIENT_VAR] = VarInfo(palias)
+        inner[CURRENT] = VarInfo(alias)
+        table = None
+        for step in frame_steps(frame):
+            if isinstance(step, n.Table):
+                table = self.table_ref(step.table_name).as_(alias)
+                continue
+            assert isinstance(step, n.Where | n.Annotate)
+            inner[step.row.var_id] = VarInfo(alias, dict(annotations))
+            if isinstance(step, n.Where):
+                conds.append(exp.Paren(this=self.expr(step.predicate, inner)))
+            elif isinstance(step, n.Annotate):
+                for name, x in step.exprs.items():
+                    annotations[name] = (step.row.var_id, x)
+        if own_row is not None:
+            inner[own_row.var_id] = VarInfo(alias, dict(annotations))
+        return ((table, join), conds, alias), inner
+
+    @staticmethod
+    def select_from(select: exp.Select, source: tuple[Any, Any]) -> exp.Select:
+        table, join = source
+        select = select.from_(table)
+        if join is not None:
+            select = select.join(join[0], on=join[1])
+        return select
+
+    def aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
+        own = getattr(e, "row", None)
+        (table, conds, alias), inner = self.frame(e.frame, scope, own)  # type: ignore[attr-defined]
+        id_col = col(alias, e.frame.id_column)  # type: ignore[attr-defined]
+        if isinstance(e, n.Exists):
+            return exp.Exists(this=self.select_from(exp.select("1"), table).where(_all(conds)))
+        if isinstance(e, n.Count):
+            value: exp.Expression = exp.Count(this=exp.Distinct(expressions=[id_col]))
+        elif isinstance(e, n.Agg):
+            # Aggregate a plain column of a derived table: SQLite otherwise misassigns an
+            # aggregate whose argument holds a subquery reaching an outer query.
+            vals = f"a{next(self._aliases)}"
+            inner_sel = self.select_from(exp.select(self.expr(e.value, inner).as_("v")), table)
+            derived = exp.Subquery(this=inner_sel.where(_all(conds)), alias=vals)
+            v: Any = col(vals, "v")
+            if e.kind == "count_distinct":
+                value = exp.Count(this=exp.Distinct(expressions=[v]))
+            elif e.kind == "sum":
+                value = exp.Coalesce(this=exp.Sum(this=v), expressions=[exp.Literal.number(0)])
+            else:
+                v = self._order_key(v, e.value.dtype)  # PostgreSQL: byte order for text
+                value = exp.Min(this=v) if e.kind == "min" else exp.Max(this=v)
+            return exp.Subquery(this=exp.select(value).from_(derived))
+        elif isinstance(e, n.Pick):
+            return self.pick(e, table, conds, alias, inner)
+        elif isinstance(e, n.CoveredDays):
+            return self.covered_days(e, table, conds, scope, inner)
+        else:
+            raise TypeError(type(e).__name__)
+        sub = self.select_from(exp.select(value), table).where(_all(conds))
+        return exp.Subquery(this=sub)
+
+    def _order_key(self, x: exp.Expression, dtype: str) -> exp.Expression:
+        if self.d.name == "postgres" and dtype == "str":
+            return exp.Collate(this=x, expression=exp.Identifier(this="C", quoted=True))
+        return x
+
+    def pick(
+        self, e: n.Pick, table: Any, conds: list[exp.Expression], alias: str, inner: Scope
+    ) -> exp.Expression:
+        """Sort keys and value are computed in a derived table and ordered as plain columns
+        (SQLite cannot resolve outer references inside ORDER BY subqueries)."""
+        cols = [self.expr(e.value, inner).as_("value")]
+        cols += [self.expr(k, inner).as_(f"k{i}") for i, k in enumerate(e.keys)]
+        cols.append(col(alias, e.frame.id_column).as_("id"))
+        has_code = "code" in e.frame.columns
+        if has_code:
+            code = exp.Coalesce(this=col(alias, "code"), expressions=[exp.Literal.string("")])
+            cols.append(code.as_("code"))
+        rows = f"r{next(self._aliases)}"
+        derived = exp.Subquery(
+            this=self.select_from(exp.select(*cols), table).where(_all(conds)), alias=rows
+        )
+        desc = e.last
+        order = [
+            exp.Ordered(
+                this=self._order_key(col(rows, f"k{i}"), k.dtype), desc=desc, nulls_first=not desc
+            )
+            for i, k in enumerate(e.keys)
+        ]
+        if e.nulls != "skip":  # the first key's nulls sort as asked (in ascending terms)
+            order[0].set("nulls_first", (e.nulls == "first") != desc)
+        order.append(exp.Ordered(this=self._order_key(col(rows, "id"), "str"), desc=desc))
+        if has_code:
+            order.append(exp.Ordered(this=self._order_key(col(rows, "code"), "str"), desc=desc))
+        sub = (
+            exp.select(col(rows, "value"))
+            .from_(derived)
+            .where(
+                exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null()))
+                if e.nulls == "skip"
+                else exp.Boolean(this=True)
+            )
+            .order_by(*order)
+            .limit(1)
+        )
+        return exp.Subquery(this=sub)
+
+    def covered_days(
+        self,
+        e: n.CoveredDays,
+        table: Any,
+        conds: list[exp.Expression],
+        scope: Scope,
+        inner: Scope,
+    ) -> exp.Expression:
+        """Union length by "gaps and islands": each span adds the days past the running max."""
+        d = self.d
+        lo, hi = self.expr(e.lo, scope), self.expr(e.hi, scope)
+
+        def clip(part: n.CoveredPart, table: Any, conds: list[Any], inner: Scope) -> exp.Select:
+            greatest = self.func(n.Func("greatest", (part.start, e.lo)), inner)
+            least = self.func(n.Func("least", (part.end, e.hi)), inner)
+            select = self.select_from(exp.select(greatest.as_("s"), least.as_("e")), table)
+            return select.where(_all(conds))
+
+        clipped: Any = clip(e.parts[0], table, conds, inner)
+        for part in e.parts[1:]:  # more frames: UNION ALL of their spans
+            (table2, conds2, _), inner2 = self.frame(part.frame, scope, part.row)
+            clipped = exp.union(clipped, clip(part, table2, conds2, inner2), distinct=False)
+        a1, a2 = f"c{next(self._aliases)}", f"c{next(self._aliases)}"
+        window = exp.Window(
+            this=exp.Max(this=col(a1, "e")),
+            order=exp.Order(
+                expressions=[exp.Ordered(this=col(a1, "s")), exp.Ordered(this=col(a1, "e"))]
+            ),
+            spec=exp.WindowSpec(
+                kind="ROWS",
+                start="UNBOUNDED",
+                start_side="PRECEDING",
+                end="1",
+                end_side="PRECEDING",
+            ),
+        )
+        spans = (
+            exp.select(col(a1, "s"), col(a1, "e"), window.as_("pm"))
+            .from_(exp.Subquery(this=clipped, alias=a1))
+            .where(exp.LTE(this=col(a1, "s"), expression=col(a1, "e")))
+        )
+        s2, e2, pm = col(a2, "s"), col(a2, "e"), col(a2, "pm")
+        after_pm = d.add_days(pm, exp.Literal.number(1), "date")
+        start_new = exp.Case(
+            ifs=[exp.If(this=exp.GT(this=s2, expression=after_pm), true=s2)], default=after_pm
+        )
+        one = exp.Literal.number(1)
+        contrib = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.Is(this=pm, expression=exp.Null()),
+                    true=exp.Add(this=d.days_between(s2, "date", e2, "date"), expression=one),
+                ),
+                exp.If(this=exp.LTE(this=e2, expression=pm), true=exp.Literal.number(0)),
+            ],
+            default=exp.Add(this=d.days_between(start_new, "date", e2, "date"), expression=one),
+        )
+        total = exp.select(
+            exp.Coalesce(this=exp.Sum(this=contrib), expressions=[exp.Literal.number(0)])
+        ).from_(exp.Subquery(this=spans, alias=a2))
+        bounds_null = exp.or_(
+            exp.Is(this=lo, expression=exp.Null()), exp.Is(this=hi, expression=exp.Null())
+        )
+        return exp.Case(
+            ifs=[exp.If(this=bounds_null, true=exp.Null())], default=exp.Subquery(this=total)
+        )

@@ -1,0 +1,160 @@
+"""Walking the language's trees: children, free row variables, value sets and parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tandem.measures import lang_nodes as n
+
+PATIENT_VAR = 0  # the var_id of ``language.patient``
+
+
+def frame_steps(frame: n.Frame) -> list[n.Frame]:
+    """The chain of a frame from its table to itself (table first)."""
+    steps: list[n.Frame] = []
+    f: n.Frame = frame
+    while not isinstance(f, n.Table):
+        steps.append(f)
+        f = f.parent  # type: ignore[attr-defined]
+    steps.append(f)
+    return steps[::-1]
+
+
+def frame_children(frame: n.Frame) -> Iterator[n.Expr]:
+    for step in frame_steps(frame):
+        if isinstance(step, n.Where):
+            yield step.predicate
+        elif isinstance(step, n.Annotate):
+            yield from step.exprs.values()
+
+
+def children(e: n.Expr) -> Iterator[n.Expr]:
+    """Direct sub-expressions, including those inside an aggregate's frame."""
+    if isinstance(e, n.BinOp):
+        yield e.left
+        yield e.right
+    elif isinstance(e, n.Not | n.IsNull | n.In):
+        yield e.arg
+    elif isinstance(e, n.InValueSet):
+        yield e.system
+        yield e.code
+    elif isinstance(e, n.Func):
+        yield from e.args
+    elif isinstance(e, n.AnyOf):
+        yield from e.branches.values()
+    elif isinstance(e, n.Exists | n.Count):
+        yield from frame_children(e.frame)
+    elif isinstance(e, n.Agg):
+        yield from frame_children(e.frame)
+        yield e.value
+    elif isinstance(e, n.Pick):
+        yield from frame_children(e.frame)
+        yield from e.keys
+        yield e.value
+    elif isinstance(e, n.CoveredDays):
+        for part in e.parts:
+            yield from frame_children(part.frame)
+            yield from (part.start, part.end)
+        yield from (e.lo, e.hi)
+
+
+def bound_vars(e: n.Expr) -> set[int]:
+    """Row variables an aggregate binds (its frame's lambdas and its own)."""
+    out: set[int] = set()
+    for frame, row in _sources(e):
+        for step in frame_steps(frame):
+            if isinstance(step, n.Where | n.Annotate):
+                out.add(step.row.var_id)
+        if row is not None:
+            out.add(row.var_id)
+    return out
+
+
+def _sources(e: n.Expr) -> list[tuple[n.Frame, n.Row | None]]:
+    """The frames an aggregate reads, with the row variable of each (if any)."""
+    if isinstance(e, n.CoveredDays):
+        return [(part.frame, part.row) for part in e.parts]
+    frame = getattr(e, "frame", None)
+    return [] if frame is None else [(frame, getattr(e, "row", None))]
+
+
+class Walker:
+    """Memoised facts about nodes (free variables)."""
+
+    def __init__(self) -> None:
+        self._free: dict[int, frozenset[int]] = {}
+        self._keep: list[n.Expr] = []  # keep nodes alive so ids stay unique
+
+    def free_vars(self, e: n.Expr) -> frozenset[int]:
+        key = id(e)
+        if key in self._free:
+            return self._free[key]
+        if isinstance(e, n.Field):
+            out = frozenset({e.row.var_id})
+        else:
+            acc: set[int] = set()
+            for c in children(e):
+                acc |= self.free_vars(c)
+            if isinstance(e, n.AGGREGATES):
+                acc -= bound_vars(e)
+            out = frozenset(acc)
+        self._free[key] = out
+        self._keep.append(e)
+        return out
+
+    def is_patient_level(self, e: n.Expr) -> bool:
+        return self.free_vars(e) <= {PATIENT_VAR}
+
+    def frame_free_vars(self, frame: n.Frame) -> frozenset[int]:
+        key = id(frame)
+        if key not in self._free:
+            acc: set[int] = set()
+            own: set[int] = set()
+            for step in frame_steps(frame):
+                if isinstance(step, n.Where | n.Annotate):
+                    own.add(step.row.var_id)
+            for c in frame_children(frame):
+                acc |= self.free_vars(c)
+            self._free[key] = frozenset(acc - own)
+            self._keep.append(frame)  # type: ignore[arg-type]
+        return self._free[key]
+
+    def is_patient_level_frame(self, frame: n.Frame) -> bool:
+        return self.frame_free_vars(frame) <= {PATIENT_VAR}
+
+
+def walk(e: n.Expr) -> Iterator[n.Expr]:
+    """Every node under ``e`` (pre-order, may repeat shared nodes)."""
+    seen: set[int] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        yield x
+        stack.extend(children(x))
+
+
+def valuesets_used(exprs: list[n.Expr]) -> set[str]:
+    return {x.valueset for e in exprs for x in walk(e) if isinstance(x, n.InValueSet)}
+
+
+def params_used(exprs: list[n.Expr]) -> dict[str, str]:
+    return {x.name: x.dtype for e in exprs for x in walk(e) if isinstance(x, n.Param)}
+
+
+def tables_used(exprs: list[n.Expr]) -> set[str]:
+    """Analytic tables the expressions read (``patients`` is always read by the engines)."""
+    out = {"patients"}
+    for e in exprs:
+        for x in walk(e):
+            for frame, _ in _sources(x):
+                out.add(root_table(frame).table_name)
+            if isinstance(x, n.Field):
+                out.add(x.row.frame.table_name)
+    return out
+
+
+def root_table(frame: n.Frame) -> n.Table:
+    return frame_steps(frame)[0]  # type: ignore[return-value]

@@ -1,0 +1,133 @@
+"""`tandem measure run --store` on the operational database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tandem.cli import main
+from tandem.measures import run
+from tandem.measures.models import MeasurePatientResult, MeasureRun
+from tests import builders as b
+
+pytestmark = pytest.mark.django_db
+
+DECK = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "ecqm-qicore-2024"
+PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+needs_deck = pytest.mark.skipif(not DECK.exists(), reason="shared eCQM value sets not present")
+
+
+def at(day: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(day + "T10:00:00+00:00")
+
+
+def hypertensive(team, *, systolic: float, diastolic: float):
+    patient = b.patient(birth_date=dt.date(1960, 4, 2), mrn_site=team.pc_site)
+    b.condition(patient=patient, code="I10", program=team.pc_program, onset=at("2020-01-01"))
+    visit = b.encounter(
+        patient=patient,
+        program=team.pc_program,
+        start=at("2025-05-06"),
+        end=at("2025-05-06"),
+        status="finished",
+        type_system="http://www.ama-assn.org/go/cpt",
+        type_code="99213",
+    )
+    for code, value in (("8480-6", systolic), ("8462-4", diastolic)):
+        b.observation(
+            patient=patient,
+            code=code,
+            value_num=value,
+            value_unit="mm[Hg]",
+            panel_code="85354-9",
+            panel_id=f"bp-{patient.pk}",
+            category="vital-signs",
+            effective_at=at("2025-05-06"),
+            encounter=visit,
+        )
+    return patient
+
+
+@pytest.fixture
+def loaded(team):
+    main(["valuesets", "load", str(DECK / "valuesets")])
+    controlled = hypertensive(team, systolic=128, diastolic=82)
+    uncontrolled = hypertensive(team, systolic=150, diastolic=95)
+    return controlled, uncontrolled
+
+
+def places(run_id):
+    return {
+        r.patient_id: (r.in_initial_population, r.in_numerator)
+        for r in MeasurePatientResult.objects.filter(run_id=run_id)
+    }
+
+
+@needs_deck
+def test_results_are_stored_with_their_evidence(loaded):
+    controlled, uncontrolled = loaded
+
+    [outcome] = run.run_measures(by=None, keys=["CMS165"], period=PERIOD, store=True)
+
+    stored = places(outcome.run_id)
+    assert stored[controlled.pk] == (True, True)
+    assert stored[uncontrolled.pk] == (True, False)
+    row = MeasurePatientResult.objects.get(run_id=outcome.run_id, patient=controlled)
+    assert row.populations["denominator"] == 1
+    assert row.evidence  # the reading that decided it
+    assert MeasureRun.objects.get(pk=outcome.run_id).patients >= 2
+
+
+@needs_deck
+def test_the_database_engine_agrees_with_duckdb(loaded):
+    native = "postgres" if connection.vendor == "postgresql" else "sqlite"
+
+    [on_duckdb] = run.run_measures(by=None, keys=["CMS165"], period=PERIOD, store=True)
+    [in_place] = run.run_measures(
+        by=None, keys=["CMS165"], period=PERIOD, engine=native, store=True
+    )
+
+    assert places(on_duckdb.run_id) == places(in_place.run_id)
+
+
+@needs_deck
+def test_the_command_runs_every_measure(loaded, capsys):
+    code = main(["measure", "run", "--all", "--period", "2025-01-01..2025-12-31", "--store"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "CMS165" in out and "stored as run" in out
+    assert MeasureRun.objects.count() >= 6
+
+
+@needs_deck
+def test_evaluate_reads_the_operational_database(loaded, capsys):
+    import orjson
+
+    controlled, uncontrolled = loaded
+
+    code = main(["measure", "evaluate", "CMS165", "--source", "db", "--period",
+                 "2025-01-01..2025-12-31"])
+
+    doc = orjson.loads(capsys.readouterr().out)
+    numerator = {
+        p["id"]: p["groups"][0]["populations"]["numerator"] for p in doc["patients"]
+    }
+    assert code == 0
+    assert numerator[str(controlled.pk)] == 1
+    assert numerator[str(uncontrolled.pk)] == 0
+
+
+def test_the_engine_must_match_the_database(team, capsys):
+    other = "sqlite" if connection.vendor == "postgresql" else "postgres"
+
+    assert main(["measure", "run", "CMS165", "--engine", other, "--valuesets", "/nonexistent"]) == 2
+    assert "tandem: error:" in capsys.readouterr().err
+
+
+def test_it_refuses_a_malformed_period(team, capsys):
+    assert main(["measure", "run", "--all", "--period", "2025-13-01..2025-12-31"]) == 2
+    assert "--period" in capsys.readouterr().err
