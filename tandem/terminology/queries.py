@@ -28,5 +28,6 @@ def valuesets(extra_dirs: tuple[str, ...] = ()) -> ValueSets:
     ]
     for folder in extra_dirs:
         expansions.extend(load_directory(folder))
-    local = {f"tandem:{key}": codelists.load(key).pairs() for key in codelists.keys()}
+    names = codelists.keys()  # a module function listing the code lists, not a dict
+    local = {f"tandem:{key}": codelists.load(key).pairs() for key in names}
     return ValueSets(expansions, local=local)

@@ -109,13 +109,12 @@ def test_evaluate_reads_the_operational_database(loaded, capsys):
 
     controlled, uncontrolled = loaded
 
-    code = main(["measure", "evaluate", "CMS165", "--source", "db", "--period",
-                 "2025-01-01..2025-12-31"])
+    code = main(
+        ["measure", "evaluate", "CMS165", "--source", "db", "--period", "2025-01-01..2025-12-31"]
+    )
 
     doc = orjson.loads(capsys.readouterr().out)
-    numerator = {
-        p["id"]: p["groups"][0]["populations"]["numerator"] for p in doc["patients"]
-    }
+    numerator = {p["id"]: p["groups"][0]["populations"]["numerator"] for p in doc["patients"]}
     assert code == 0
     assert numerator[str(controlled.pk)] == 1
     assert numerator[str(uncontrolled.pk)] == 0
