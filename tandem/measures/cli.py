@@ -131,37 +131,76 @@ def _csv(results: Sequence[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _population(code: str, count: int) -> dict[str, Any]:
+    system = "http://terminology.hl7.org/CodeSystem/measure-population"
+    return {"code": {"coding": [{"system": system, "code": code}]}, "count": count}
+
+
 def _measure_report(
     results: Sequence[Mapping[str, Any]], info: definitions.MeasureInfo, period
 ) -> bytes:
+    """A FHIR Bundle: the summary MeasureReport, then one individual report per patient.
+
+    Individual reports carry the patient's 0/1 per population and, as ``evaluatedResource``-
+    style extension text, the evidence that decided it (ids, dates, values).
+    """
+    span = {"start": period[0].isoformat(), "end": period[1].isoformat()}
     groups = []
     for gi, gid in enumerate(info.group_ids):
-        pops = []
-        for code in conformance.POPULATIONS:
-            n = sum(int(p["groups"][gi]["populations"].get(code, 0)) for p in results)
-            pops.append(
-                {
-                    "code": {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/measure-population",
-                                "code": code,
-                            }
-                        ]
-                    },
-                    "count": n,
-                }
+        pops = [
+            _population(
+                code, sum(int(p["groups"][gi]["populations"].get(code, 0)) for p in results)
             )
+            for code in conformance.POPULATIONS
+        ]
         groups.append({"id": gid, "population": pops})
-    doc = {
+    summary = {
         "resourceType": "MeasureReport",
+        "id": f"{info.key}-summary",
         "status": "complete",
         "type": "summary",
         "measure": info.url,
-        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        "period": span,
         "group": groups,
     }
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    entries = [{"fullUrl": f"urn:tandem:MeasureReport/{summary['id']}", "resource": summary}]
+    for p in results:
+        report = {
+            "resourceType": "MeasureReport",
+            "id": f"{info.key}-{p['id']}",
+            "status": "complete",
+            "type": "individual",
+            "measure": info.url,
+            "subject": {"reference": f"Patient/{p['id']}"},
+            "period": span,
+            "group": [
+                {
+                    "id": g["id"],
+                    "population": [
+                        _population(code, int(g["populations"].get(code, 0)))
+                        for code in conformance.POPULATIONS
+                    ],
+                    **(
+                        {
+                            "extension": [
+                                {
+                                    "url": "https://tandem.health/fhir/StructureDefinition/evidence",
+                                    "valueString": orjson.dumps(
+                                        g["evidence"], default=str
+                                    ).decode(),
+                                }
+                            ]
+                        }
+                        if g.get("evidence")
+                        else {}
+                    ),
+                }
+                for g in p["groups"]
+            ],
+        }
+        entries.append({"fullUrl": f"urn:tandem:MeasureReport/{report['id']}", "resource": report})
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return orjson.dumps(bundle, option=orjson.OPT_INDENT_2)
 
 
 def _valuesets(args: argparse.Namespace) -> valuesets.ValueSets:

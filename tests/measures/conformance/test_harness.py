@@ -115,7 +115,14 @@ def test_cli_evaluates_fhir_files(tmp_path, capsys, fmt):
     elif fmt == "csv":
         assert out.splitlines()[1].startswith("p1,group-1,0")
     else:
-        assert json.loads(out)["resourceType"] == "MeasureReport"
+        bundle = json.loads(out)
+        summary, individual = (e["resource"] for e in bundle["entry"])
+        assert (summary["type"], individual["type"]) == ("summary", "individual")
+        assert individual["subject"] == {"reference": "Patient/p1"}
+        counts = {
+            p["code"]["coding"][0]["code"]: p["count"] for p in individual["group"][0]["population"]
+        }
+        assert counts["initial-population"] == 0
 
 
 def test_cli_names_a_missing_valueset_folder(tmp_path):
