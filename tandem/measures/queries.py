@@ -59,6 +59,14 @@ def _day_ts(vendor: str, column: str, *, end: bool = False) -> str:
     return f"CAST({column} AS TIMESTAMP) + INTERVAL '{clock}'"
 
 
+def _null(vendor: str, kind: str) -> str:
+    """A typed NULL: PostgreSQL types a bare NULL in a view as text."""
+    if vendor == "sqlite":
+        return "NULL"
+    return {"ts": "CAST(NULL AS TIMESTAMP)", "float": "CAST(NULL AS DOUBLE PRECISION)",
+            "bool": "CAST(NULL AS BOOLEAN)", "text": "CAST(NULL AS TEXT)"}[kind]  # fmt: skip
+
+
 def _id(column: str) -> str:
     return f"CAST({column} AS TEXT)"
 
@@ -121,10 +129,10 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    o.code_system AS system, o.code,
                    CASE WHEN o.panel_code = '' THEN NULL ELSE '{LOINC}' END AS panel_system,
                    {_nz("o.panel_code")} AS panel_code,
-                   {ts("o.effective_at")} AS effective_start, NULL AS effective_end,
+                   {ts("o.effective_at")} AS effective_start, {_null(vendor, "ts")} AS effective_end,
                    {ts("o.issued")} AS issued, o.value_num, {_nz("o.value_unit")} AS value_unit,
                    {_nz("o.value_code_system")} AS value_system,
-                   {_nz("o.value_code")} AS value_code, NULL AS value_bool,
+                   {_nz("o.value_code")} AS value_code, {_null(vendor, "bool")} AS value_bool,
                    {_nz("o.reason_system")} AS reason_system,
                    {_nz("o.reason_code")} AS reason_code,
                    {_id("o.encounter_id")} AS encounter_id
@@ -146,7 +154,8 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
              WHERE a.patient_id {scoped} AND a.total_score IS NOT NULL AND {totals} IS NOT NULL""",
         "medication_requests": f"""
             SELECT {_id("m.id")} AS request_id, {_id("m.patient_id")} AS patient_id, m.status,
-                   m.intent, m.do_not_perform, NULL AS category, m.code_system AS system, m.code,
+                   m.intent, m.do_not_perform, {_null(vendor, "text")} AS category,
+                   m.code_system AS system, m.code,
                    {ts("m.authored_at")} AS authored,
                    {_day_ts(vendor, "m.start")} AS period_start,
                    {_day_ts(vendor, 'm."end"', end=True)} AS period_end,
@@ -157,14 +166,15 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
               FROM meds_medicationorder m WHERE m.patient_id {scoped}""",
         "medication_dispenses": f"""
             SELECT {_id("d.id")} AS dispense_id, {_id("d.patient_id")} AS patient_id, d.status,
-                   d.code_system AS system, d.code, NULL AS when_prepared,
+                   d.code_system AS system, d.code, {_null(vendor, "ts")} AS when_prepared,
                    {ts("d.dispensed_at")} AS when_handed_over, d.days_supply, d.quantity,
-                   NULL AS dose_quantity, NULL AS frequency_per_day,
+                   {_null(vendor, "float")} AS dose_quantity,
+                   {_null(vendor, "float")} AS frequency_per_day,
                    {_id("d.prescriber_id")} AS prescriber_id, {_id("d.order_id")} AS request_id
               FROM meds_medicationdispense d WHERE d.patient_id {scoped}""",
         "procedures": f"""
             SELECT {_id("x.id")} AS procedure_id, {_id("x.patient_id")} AS patient_id, x.status,
-                   NULL AS category, x.code_system AS system, x.code,
+                   {_null(vendor, "text")} AS category, x.code_system AS system, x.code,
                    {ts("x.performed_start")} AS performed_start,
                    {ts("x.performed_end")} AS performed_end,
                    {_nz("x.reason_system")} AS reason_system, {_nz("x.reason_code")} AS reason_code,
