@@ -76,7 +76,9 @@ def summary_requests(today: dt.date) -> list[gate.Request]:
         ),
         gate.Request(
             "observations",
-            where=Q(category__in=["laboratory", "vital-signs", "social-history"]),
+            # Only rows with a value: a blood-pressure panel row is a header for its components.
+            where=Q(category__in=["laboratory", "vital-signs", "social-history"])
+            & (Q(value_num__isnull=False) | ~Q(value_code="") | ~Q(value_text="")),
             order_by=("-effective_at",),
             limit=25,
         ),
