@@ -84,8 +84,9 @@ def _case(column: str, mapping: dict[str, str]) -> str:
 def _selects(vendor: str, patients: str) -> dict[str, str]:
     """SELECT per analytic table; ``patients`` is a subquery of patient ids in scope.
 
-    Observations: a blood-pressure panel is stored as component rows sharing ``panel_id``;
-    the analytic table also gets the panel's own row (code 85354-9), as the FHIR loader makes.
+    Observations: a blood-pressure panel is stored as component rows sharing ``panel_id``
+    (plus, when the writer kept it, the panel's own row); the analytic table always gets exactly
+    one panel row (code 85354-9) per panel, as the FHIR loader makes.
     Assessment totals become observations with the instrument's total-score LOINC.
     """
     ts = lambda c: _ts(vendor, c)  # noqa: E731
@@ -144,6 +145,9 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {_id("MIN(o.encounter_id)")}
               FROM clinical_observation o
              WHERE o.patient_id {scoped} AND o.panel_id <> '' AND o.panel_code <> ''
+               AND NOT EXISTS (SELECT 1 FROM clinical_observation h
+                                WHERE h.panel_id = o.panel_id AND h.panel_code = ''
+                                  AND h.code = o.panel_code)
              GROUP BY o.panel_id, o.patient_id, o.panel_code
             UNION ALL
             SELECT 'assessment-' || {_id("a.id")}, {_id("a.patient_id")}, 'final', 'survey',

@@ -126,3 +126,17 @@ def test_clinicians_cannot_read_whole_populations(population):
         queries.analytic_tables(user=population.alice)
 
     assert AuditEvent.objects.filter(action="population-read", outcome="denied").exists()
+
+
+def test_a_stored_panel_row_is_not_duplicated(population):
+    b.observation(
+        patient=population.pat,
+        code="85354-9",
+        value_num=None,
+        panel_id="bp-1",
+        category="vital-signs",
+    )
+
+    obs = queries.analytic_tables(user=None)["observations"].to_pylist()
+
+    assert [o["code"] for o in obs if o["code"] == "85354-9"] == ["85354-9"]
