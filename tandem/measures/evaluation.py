@@ -54,6 +54,39 @@ def _params(
     return {name: canonical(values[name], dtype) for name, dtype in needed.items()}
 
 
+def _run_raw(
+    outputs: dict[str, Expr],
+    tables: Mapping[str, pa.Table] | None,
+    valuesets: ValueSets,
+    *,
+    engine: str | Engine,
+    period: tuple[dt.date, dt.date] | None,
+    parameters: Mapping[str, Any] | None,
+    defaults: Mapping[str, Any] | None,
+    connection: Any,
+    table_prefix: str,
+) -> dict[Any, dict[str, Any]]:
+    """The engine's raw ``{patient_id: {name: value}}`` (values not yet canonical)."""
+    exprs = list(outputs.values())
+    params = _params(exprs, defaults or {}, parameters, period)
+    vs = resolve_valuesets(valuesets_used(exprs), valuesets)
+    eng = (
+        get_engine(engine, connection=connection, table_prefix=table_prefix)
+        if isinstance(engine, str)
+        else engine
+    )
+    return eng.run(outputs, dict(tables) if tables is not None else None, vs, params)
+
+
+def _canonical_rows(
+    outputs: dict[str, Expr], raw: Mapping[Any, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    return {
+        str(pid): {k: canonical(v, outputs[k].dtype) for k, v in row.items()}
+        for pid, row in raw.items()
+    }
+
+
 def run_outputs(
     outputs: dict[str, Expr],
     tables: Mapping[str, pa.Table] | None,
@@ -67,19 +100,18 @@ def run_outputs(
     table_prefix: str = "",
 ) -> dict[str, dict[str, Any]]:
     """``{patient_id: {name: canonical value}}`` for every patient."""
-    exprs = list(outputs.values())
-    params = _params(exprs, defaults or {}, parameters, period)
-    vs = resolve_valuesets(valuesets_used(exprs), valuesets)
-    eng = (
-        get_engine(engine, connection=connection, table_prefix=table_prefix)
-        if isinstance(engine, str)
-        else engine
+    raw = _run_raw(
+        outputs,
+        tables,
+        valuesets,
+        engine=engine,
+        period=period,
+        parameters=parameters,
+        defaults=defaults,
+        connection=connection,
+        table_prefix=table_prefix,
     )
-    raw = eng.run(outputs, dict(tables) if tables is not None else None, vs, params)
-    return {
-        str(pid): {k: canonical(v, outputs[k].dtype) for k, v in row.items()}
-        for pid, row in raw.items()
-    }
+    return _canonical_rows(outputs, raw)
 
 
 def evaluate(
@@ -127,20 +159,24 @@ def evaluate_dataset(
         if population.dtype != "bool":
             raise TypeError("population must be a boolean expression")
         outputs["__population__"] = population
-    raw = run_outputs(
+    raw = _run_raw(
         outputs,
         tables,
         valuesets,
         engine=engine,
         period=period,
         parameters=parameters,
+        defaults=None,
         connection=connection,
         table_prefix=table_prefix,
     )
-    rows = []
-    for pid in sorted(raw):
-        values = raw[pid]
-        if population is not None and values.pop("__population__") is not True:
-            continue
-        rows.append({"patient_id": pid, **values})
-    return rows
+    if population is not None:
+        # Keep the population's patients before converting values: a cohort is often a
+        # small part of the patients, and the conversion is Python work per value.
+        raw = {
+            pid: row
+            for pid, row in raw.items()
+            if canonical(row.pop("__population__"), "bool") is True
+        }
+    values = _canonical_rows(outputs, raw)
+    return [{"patient_id": pid, **values[pid]} for pid in sorted(values)]

@@ -7,6 +7,7 @@ scoring, evidence and rates cannot differ between engines.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,25 +98,43 @@ def build(
     period: tuple[dt.date, dt.date] | None,
     engine: str,
 ) -> MeasureResult:
+    # The output keys are worked out once per group, not once per patient; the cyclic
+    # garbage collector is paused while the (acyclic) per-patient dicts are created: with
+    # it on, building 1 M patients spends about half its time in collections.
+    plan = []
+    for g in measure.groups:
+        evidence = [
+            (code, [(name, f"{g.id}|{code}|evidence|{name}") for name in items])
+            for code, items in g.evidence.items()
+        ]
+        reasons = [
+            (code, [(name, f"{g.id}|{code}|reason|{name}") for name in branches])
+            for code, expr in g.populations.items()
+            if (branches := getattr(expr, "branches", None)) is not None
+        ]
+        plan.append((g, evidence, reasons))
+    strata = [(s.id, f"stratum|{s.id}") for s in measure.strata]
     patients = []
-    for pid in sorted(raw):
-        values = raw[pid]
-        pr = PatientResult(pid)
-        for g in measure.groups:
-            pr.populations[g.id] = score(g, values)
-            pr.evidence[g.id] = {
-                code: {name: values[f"{g.id}|{code}|evidence|{name}"] for name in items}
-                for code, items in g.evidence.items()
-            }
-            pr.reasons[g.id] = {}
-            for code, expr in g.populations.items():
-                branches = getattr(expr, "branches", None)
-                if branches is not None:
-                    pr.reasons[g.id][code] = [
-                        name for name in branches if values[f"{g.id}|{code}|reason|{name}"] is True
-                    ]
-        pr.strata = {s.id: values[f"stratum|{s.id}"] for s in measure.strata}
-        patients.append(pr)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for pid in sorted(raw):
+            values = raw[pid]
+            pr = PatientResult(pid)
+            for g, evidence, reasons in plan:
+                pr.populations[g.id] = score(g, values)
+                pr.evidence[g.id] = {
+                    code: {name: values[key] for name, key in items} for code, items in evidence
+                }
+                pr.reasons[g.id] = {
+                    code: [name for name, key in items if values[key] is True]
+                    for code, items in reasons
+                }
+            pr.strata = {sid: values[key] for sid, key in strata}
+            patients.append(pr)
+    finally:
+        if collecting:
+            gc.enable()
     return MeasureResult(measure.id, period, engine, patients, summarise(measure, patients))
 
 
@@ -124,10 +143,13 @@ def summarise(measure: Measure, patients: list[PatientResult]) -> list[SummaryRo
     for g in measure.groups:
         rows.append(_summary_row(g.id, None, None, [p.populations[g.id] for p in patients]))
         for s in measure.strata:
-            values = sorted({p.strata[s.id] for p in patients}, key=lambda v: (v is None, str(v)))
-            for v in values:
-                members = [p.populations[g.id] for p in patients if p.strata[s.id] == v]
-                rows.append(_summary_row(g.id, s.id, v, members))
+            # one pass per stratifier (not one per stratum value: a stratifier with many
+            # values, e.g. a practitioner, made this quadratic in the patients)
+            by_value: dict[Any, list[dict[str, bool]]] = {}
+            for p in patients:
+                by_value.setdefault(p.strata[s.id], []).append(p.populations[g.id])
+            for v in sorted(by_value, key=lambda v: (v is None, str(v))):
+                rows.append(_summary_row(g.id, s.id, v, by_value[v]))
     return rows
 
 

@@ -1,0 +1,241 @@
+"""Benchmark: every registered measure over a synthetic population, DuckDB and Spark.
+
+The synthetic Parquet tables (``tandem synth --format parquet``; generated into ``--data``
+when missing) are loaded once into an in-memory DuckDB database; then each measure of
+``definitions.REGISTRY`` is evaluated there (``tables=None``, ``connection=`` that database)
+and timed in three parts: the engine's SQL (run and fetch, ``engine.run``), the conversion of
+the raw values (``canonical``) and the Python result building (``lang_results.build``).
+
+With ``--spark-patients N`` the first N patients are also written to Parquet, registered as
+Spark temporary views (local mode, ``--spark-cores``) and the whole suite is evaluated on
+Spark and on DuckDB over the same N patients; the per-patient populations of every measure
+must be identical.
+
+    .venv/bin/python benchmarks/measure_suite.py --patients 1000000 --data /tmp/bench/synth-1m
+    .venv/bin/python benchmarks/measure_suite.py --patients 100000 --data /tmp/bench/synth-1m \
+        --skip-duckdb-suite --spark-patients 100000
+
+Target (docs/architecture.md): the whole suite on 1 M synthetic patients in <= 60 s on DuckDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+
+
+def ensure_data(path: Path, patients: int) -> None:
+    if (path / "manifest.json").exists():
+        return
+    from tandem.synth.parquet import write_parquet
+
+    print(f"generating {patients:,} patients into {path}", file=sys.stderr)
+    write_parquet(out=path, patients=patients, seed=1)
+
+
+def load_duckdb(con: Any, data: Path, limit: int | None) -> int:
+    """Every analytic table into DuckDB (first ``limit`` patients); returns the row count."""
+    from tandem.measures import schema
+
+    total = 0
+    for name in schema.TABLES:
+        path = data / f"{name}.parquet"
+        if not path.exists():
+            con.register(f"_empty_{name}", schema.empty(name))
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _empty_{name}")
+            continue
+        src = f"read_parquet('{path}')"
+        if name == "patients":
+            lim = f" LIMIT {limit}" if limit else ""
+            con.execute(f"CREATE OR REPLACE TABLE patients AS SELECT * FROM {src}{lim}")
+        elif "patient_id" in schema.arrow_schema(name).names and limit:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {src} "
+                "WHERE patient_id IN (SELECT patient_id FROM patients)"
+            )
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {src}")
+        total += con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    return total
+
+
+def evaluate_timed(key: str, engine: Any, valuesets: Any) -> tuple[dict[str, Any], Any]:
+    """One measure: (times, result), timing SQL, value conversion and result building."""
+    from tandem.measures import definitions, lang_results
+    from tandem.measures.engines.base import canonical, resolve_valuesets
+    from tandem.measures.evaluation import _params
+    from tandem.measures.lang_walk import valuesets_used
+
+    measure = definitions.measure(key)
+    outputs = measure.outputs()
+    exprs = list(outputs.values())
+    t0 = time.perf_counter()
+    params = _params(exprs, measure.parameters, None, PERIOD)
+    vs = resolve_valuesets(valuesets_used(exprs), valuesets)
+    raw = engine.run(outputs, None, vs, params)
+    t1 = time.perf_counter()
+    values = {
+        str(pid): {k: canonical(v, outputs[k].dtype) for k, v in row.items()}
+        for pid, row in raw.items()
+    }
+    t2 = time.perf_counter()
+    result = lang_results.build(measure, values, PERIOD, engine.name)
+    t3 = time.perf_counter()
+    times = {
+        "measure": key,
+        "outputs": len(outputs),
+        "sql_s": round(t1 - t0, 2),
+        "canonical_s": round(t2 - t1, 2),
+        "build_s": round(t3 - t2, 2),
+        "total_s": round(t3 - t0, 2),
+        "patients": len(result.patients),
+    }
+    return times, result
+
+
+def populations(result: Any) -> dict[str, Any]:
+    return {p.patient_id: p.populations for p in result.patients}
+
+
+def run_suite(
+    engine: Any,
+    valuesets: Any,
+    keys: list[str],
+    label: str,
+    *,
+    keep: bool = False,
+    reference: dict | None = None,
+) -> tuple[list, dict]:
+    """Evaluate every measure; with ``keep``, also return the per-patient populations;
+    with ``reference`` (populations by measure), report per measure whether they are equal."""
+    rows, pops = [], {}
+    for key in keys:
+        times, result = evaluate_timed(key, engine, valuesets)
+        times["engine"] = label
+        rows.append(times)
+        if keep:
+            pops[key] = populations(result)
+        if reference is not None:
+            times["identical_to_reference"] = populations(result) == reference[key]
+        del result
+        print(json.dumps(times), flush=True)
+    return rows, pops
+
+
+def spark_session(cores: int, memory: str) -> Any:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("tandem-measure-suite-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+        .config("spark.driver.memory", memory)
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=20_000, help="patients for DuckDB")
+    parser.add_argument("--data", type=Path, help="synthetic Parquet dir (generated if missing)")
+    parser.add_argument("--measures", default="", help="comma-separated keys (default: all)")
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
+    parser.add_argument("--skip-duckdb-suite", action="store_true", help="only the Spark check")
+    parser.add_argument("--spark-patients", type=int, default=0, help="0: no Spark run")
+    parser.add_argument("--spark-cores", type=int, default=2)
+    parser.add_argument("--spark-memory", default="6g")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+    import duckdb
+
+    from tandem.measures import definitions
+    from tandem.measures import valuesets as vs_module
+    from tandem.measures.evaluation import get_engine
+
+    data = args.data or Path(tempfile.gettempdir()) / f"tandem-suite-{args.patients}"
+    ensure_data(data, args.patients)
+    keys = [k for k in args.measures.split(",") if k] or list(definitions.REGISTRY)
+    for key in keys:
+        definitions.measure(key)  # build once, outside the timings
+    valuesets = vs_module.load()
+    con = duckdb.connect()
+    con.execute(f"SET threads = {args.threads}")
+    report: dict[str, Any] = {"data": str(data), "loadavg_before": os.getloadavg()}
+
+    if not args.skip_duckdb_suite:
+        began = time.perf_counter()
+        rows = load_duckdb(con, data, args.patients)
+        report["duckdb_load_s"] = round(time.perf_counter() - began, 1)
+        report["duckdb_rows"] = rows
+        engine = get_engine("duckdb", connection=con)
+        began = time.perf_counter()
+        suite, _ = run_suite(engine, valuesets, keys, "duckdb")
+        wall = time.perf_counter() - began
+        report["duckdb"] = {
+            "patients": con.execute("SELECT count(*) FROM patients").fetchall()[0][0],
+            "total_s": round(wall, 1),
+            "sql_s": round(sum(r["sql_s"] for r in suite), 1),
+            "canonical_s": round(sum(r["canonical_s"] for r in suite), 1),
+            "build_s": round(sum(r["build_s"] for r in suite), 1),
+            "measures": suite,
+        }
+        report["loadavg_after_duckdb"] = os.getloadavg()
+
+    if args.spark_patients:
+        from tandem.measures import schema
+
+        n = args.spark_patients
+        load_duckdb(con, data, n)
+        engine = get_engine("duckdb", connection=con)
+        began = time.perf_counter()
+        duck_rows, duck_pops = run_suite(engine, valuesets, keys, "duckdb", keep=True)
+        t_duck = time.perf_counter() - began
+        with tempfile.TemporaryDirectory(prefix="tandem-suite-spark-") as tmp:
+            for name in schema.TABLES:
+                con.execute(f"COPY {name} TO '{tmp}/{name}.parquet' (FORMAT parquet)")
+            began = time.perf_counter()
+            spark = spark_session(args.spark_cores, args.spark_memory)
+            for name in schema.TABLES:
+                spark.read.parquet(f"{tmp}/{name}.parquet").createOrReplaceTempView(name)
+            t_start = time.perf_counter() - began
+            engine = get_engine("spark", connection=spark)
+            began = time.perf_counter()
+            spark_rows, spark_pops = run_suite(
+                engine, valuesets, keys, "spark", keep=True, reference=duck_pops
+            )
+            t_spark = time.perf_counter() - began
+        differ = [k for k in keys if spark_pops[k] != duck_pops[k]]
+        report["spark"] = {
+            "patients": n,
+            "cores": args.spark_cores,
+            "session_and_views_s": round(t_start, 1),
+            "spark_total_s": round(t_spark, 1),
+            "duckdb_same_patients_s": round(t_duck, 1),
+            "measures_identical": len(keys) - len(differ),
+            "measures_differing": differ,
+            "measures": spark_rows,
+        }
+        report["loadavg_after_spark"] = os.getloadavg()
+    report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(report, indent=2, default=str))
+    return 1 if report.get("spark", {}).get("measures_differing") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
