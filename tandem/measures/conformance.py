@@ -3,7 +3,7 @@
 A deck is laid out like the public CMS eCQM test content::
 
     <cases_dir>/<case-id>/*.json             FHIR resources of one test patient
-    <cases_dir>/<case-id>/MeasureReport-*.json   expected counts (profile test-case-cqfm)
+    <cases_dir>/<case-id>/MeasureReport-*.json   expected counts (the CQFM test-case profile)
 
 Each case is loaded on its own (resource ids repeat across cases), evaluated for the period,
 and compared per group (by position, the MeasureReport groups carry no ids) and per
