@@ -150,11 +150,12 @@ def visible_patients(*, user: Any, purpose: str) -> QuerySet:
     reader = _reader(user)
     if purpose == Purpose.PATIENT_ACCESS:
         return patient_model.objects.filter(pk=reader.own_patient_id or -1)
-    if purpose not in (Purpose.TREATMENT, Purpose.OPERATIONS) or not (
-        reader.practitioner or _site_ids_granting(reader, purpose)
-    ):
+    if purpose not in (Purpose.TREATMENT, Purpose.OPERATIONS):
         return patient_model.objects.none()
-    condition = _registered_at(_site_ids_granting(reader, purpose))
+    site_ids = _site_ids_granting(reader, purpose)
+    if not (reader.practitioner or site_ids):
+        return patient_model.objects.none()
+    condition = _registered_at(site_ids)
     if purpose == Purpose.TREATMENT and reader.practitioner is not None:
         memberships = CareTeamMember.objects.filter(
             _active_membership(reader), patient=OuterRef("pk")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tandem.measures.valuesets import ValueSets
-from tandem.terminology import codelists
+from tandem.measures.valuesets import ValueSets, codelist_entries
 from tandem.terminology.expansions import ValueSetExpansion, load_directory
 from tandem.terminology.models import ValueSet, ValueSetCode
 
@@ -28,6 +27,4 @@ def valuesets(extra_dirs: tuple[str, ...] = ()) -> ValueSets:
     ]
     for folder in extra_dirs:
         expansions.extend(load_directory(folder))
-    names = codelists.keys()  # a module function listing the code lists, not a dict
-    local = {f"tandem:{key}": codelists.load(key).pairs() for key in names}
-    return ValueSets(expansions, local=local)
+    return ValueSets(expansions, local=codelist_entries())
