@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from tandem.audit import services as audit
 from tandem.consent.models import ConsentDirective
 from tandem.core.models import CareTeamMember, Organization, Practitioner, Program, Site
 from tandem.registry.models import Coverage, Patient, PatientContact, PatientIdentifier
@@ -74,6 +75,16 @@ def write_population(
                 for k, n in counts.items():
                     report.rows[k] = report.rows.get(k, 0) + n
                 advance(chunk.patients)
+        # One event for the whole bulk write (counts only: the rows are synthetic, and one
+        # event per row would dwarf the population itself).
+        audit.record(
+            actor=None,
+            entry=audit.Entry(
+                "write:synth_population",
+                "written",
+                detail=f"patients={patients} seed={seed} rows={sum(report.rows.values())}",
+            ),
+        )
     report.seconds = time.perf_counter() - began
     return report
 

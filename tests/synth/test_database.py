@@ -137,3 +137,14 @@ def test_datetimes_round_trip_in_utc(report) -> None:
     assert enc.start.tzinfo is not None
     assert START.isoformat() <= enc.start.date().isoformat() <= END.isoformat()
     assert Encounter.objects.filter(start__gte=enc.start, start__lte=enc.start, pk=enc.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_population_write_is_audited():
+    from tandem.audit.models import AuditEvent
+    from tandem.synth.database import write_population
+
+    write_population(patients=20, seed=4242)
+
+    event = AuditEvent.objects.get(action="write:synth_population")
+    assert event.outcome == "written" and "patients=20" in event.detail
