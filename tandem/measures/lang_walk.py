@@ -61,7 +61,7 @@ def children(e: n.Expr) -> Iterator[n.Expr]:
 def bound_vars(e: n.Expr) -> set[int]:
     """Row variables an aggregate binds (its frame's lambdas and its own)."""
     out: set[int] = set()
-    for frame, row in _sources(e):
+    for frame, row in sources(e):
         for step in frame_steps(frame):
             if isinstance(step, n.Where | n.Annotate):
                 out.add(step.row.var_id)
@@ -70,7 +70,7 @@ def bound_vars(e: n.Expr) -> set[int]:
     return out
 
 
-def _sources(e: n.Expr) -> list[tuple[n.Frame, n.Row | None]]:
+def sources(e: n.Expr) -> list[tuple[n.Frame, n.Row | None]]:
     """The frames an aggregate reads, with the row variable of each (if any)."""
     if isinstance(e, n.CoveredDays):
         return [(part.frame, part.row) for part in e.parts]
@@ -149,7 +149,7 @@ def tables_used(exprs: list[n.Expr]) -> set[str]:
     out = {"patients"}
     for e in exprs:
         for x in walk(e):
-            for frame, _ in _sources(x):
+            for frame, _ in sources(x):
                 out.add(root_table(frame).table_name)
             if isinstance(x, n.Field):
                 out.add(x.row.frame.table_name)

@@ -172,6 +172,19 @@ class SQLEngine:
         exprs = list(outputs.values())
         scope = {PATIENT_VAR: VarInfo(PATIENT_ALIAS), CURRENT: VarInfo(PATIENT_ALIAS)}
         current: exp.Expression = ref("patients")
+        stored: dict[str, str] = {}  # SQL of a shared frame prefix -> its table
+
+        def materialize(select: exp.Select) -> str:
+            sql = select.sql(dialect=self.name)
+            if sql not in stored:
+                stored[sql] = f"tandem_{tag}_f{len(stored) + 1}"
+                created.append(stored[sql])
+                self._materialize(con, stored[sql], select)
+            return stored[sql]
+
+        compiler.materialize = materialize
+        compiler.note_columns(exprs)
+        compiler.stage_table = current
         counter = 0
         for k, stage in enumerate(compiler.plan_stages(exprs), start=1):
             compiler.stage_table = current

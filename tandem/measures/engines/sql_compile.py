@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sqlglot import exp
@@ -21,7 +22,7 @@ from sqlglot import exp
 from tandem.measures import lang_nodes as n
 from tandem.measures.engines.dialects import Dialect
 from tandem.measures.engines.in_memory import constant_folder
-from tandem.measures.lang_walk import PATIENT_VAR, Walker, children, frame_steps
+from tandem.measures.lang_walk import PATIENT_VAR, Walker, children, frame_steps, sources, walk
 
 PATIENT_ALIAS = "p"
 CURRENT = -1  # scope key: the alias of the innermost query being compiled
@@ -38,6 +39,22 @@ class VarInfo:
 
 
 Scope = dict[int, VarInfo]
+
+
+@dataclass
+class Prefix:
+    """A frame's row-local part stored as a table: rows of steps ``[1, upto)`` that pass
+    their row-local conjuncts; ``residual`` holds the other conjuncts per ``where`` step."""
+
+    table: str
+    upto: int
+    residual: dict[int, list[n.Expr]]
+
+
+def _conjuncts(e: n.Expr) -> list[n.Expr]:
+    if isinstance(e, n.BinOp) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
 
 
 def _all(conds: list[exp.Expression]) -> Any:
@@ -70,6 +87,11 @@ class Compiler:
         # join the current patient stage into every frame instead of reaching for ``p``.
         self.local_patient = dialect.name == "spark"
         self.stage_table: exp.Expression | None = None
+        # Row-local frame prefixes are stored once as tables (see ``shared_prefix``):
+        # ``materialize(select) -> table name``; None compiles every frame inline.
+        self.materialize: Callable[[exp.Select], str] | None = None
+        self._prefixes: dict[int, tuple[n.Frame, Prefix | None]] = {}
+        self.columns_needed: dict[str, set[str]] = {}
 
     def is_constant(self, e: n.Expr) -> bool:
         """No row, no aggregate, no value set: the same value for every patient."""
@@ -253,7 +275,16 @@ class Compiler:
             inner[PATIENT_VAR] = VarInfo(palias)
         inner[CURRENT] = VarInfo(alias)
         table = None
-        for step in frame_steps(frame):
+        steps = frame_steps(frame)
+        shared = self.shared_prefix(frame)
+        if shared is not None:
+            table = exp.to_table(shared.table).as_(alias)
+            for step in steps[1 : shared.upto]:  # annotations are columns of the stored table
+                inner[step.row.var_id] = VarInfo(alias)  # type: ignore[attr-defined]
+                for c in shared.residual.get(id(step), []):
+                    conds.append(exp.Paren(this=self.expr(c, inner)))
+            steps = steps[shared.upto :]
+        for step in steps:
             if isinstance(step, n.Table):
                 table = self.table_ref(step.table_name).as_(alias)
                 continue
@@ -267,6 +298,96 @@ class Compiler:
         if own_row is not None:
             inner[own_row.var_id] = VarInfo(alias, dict(annotations))
         return ((table, join), conds, alias), inner
+
+
+    # --- shared frame prefixes -------------------------------------------------------------
+    def _row_local(self, x: n.Expr, chain: set[int]) -> bool:
+        """``x`` reads only rows of the frame's own chain and constants: the same value for
+        every patient and outer row, so it can be computed once for all patients."""
+        if not self.walker.free_vars(x) <= chain:
+            return False
+        return not any(
+            isinstance(node, n.AGGREGATES) and self.walker.is_patient_level(node)
+            for node in walk(x)  # a per-patient value: hoisted into the patient stage
+        )
+
+    def shared_prefix(self, frame: n.Frame) -> Prefix | None:
+        """The frame's row-local part, stored once per distinct SQL as a table.
+
+        Covers the leading ``with_columns`` steps that are row-local and, up to the first one
+        that is not, every row-local conjunct of the ``where`` steps (filters commute; a row
+        passes a WHERE when every conjunct is true). None when nothing would be filtered.
+        """
+        if self.materialize is None:
+            return None
+        key = id(frame)
+        if key in self._prefixes:
+            return self._prefixes[key][1]
+        steps = frame_steps(frame)
+        chain: set[int] = set()
+        upto = 1
+        local: list[tuple[n.Frame, list[n.Expr]]] = []  # (step, its row-local conjuncts)
+        residual: dict[int, list[n.Expr]] = {}
+        for step in steps[1:]:
+            chain.add(step.row.var_id)  # type: ignore[attr-defined]
+            if isinstance(step, n.Annotate):
+                if not all(self._row_local(x, chain) for x in step.exprs.values()):
+                    break
+                local.append((step, []))
+            else:
+                assert isinstance(step, n.Where)
+                parts = _conjuncts(step.predicate)
+                mine = [c for c in parts if self._row_local(c, chain)]
+                residual[id(step)] = [c for c in parts if not any(c is m for m in mine)]
+                local.append((step, mine))
+            upto += 1
+        result = None
+        if any(conds for _, conds in local):
+            table = self._store_prefix(steps[0], local)  # type: ignore[arg-type]
+            result = Prefix(table, upto, residual)
+        self._prefixes[key] = (frame, result)  # keep frame alive: ids of freed nodes are reused
+        return result
+
+    def _store_prefix(self, table: n.Table, local: list[tuple[n.Frame, list[n.Expr]]]) -> str:
+        assert self.materialize is not None
+        saved = self._aliases
+        self._aliases = itertools.count(1)  # the same SQL for the same prefix, wherever used
+        try:
+            alias = "t0"
+            scope: Scope = {PATIENT_VAR: VarInfo(alias), CURRENT: VarInfo(alias)}
+            conds: list[exp.Expression] = []
+            annotations: dict[str, tuple[int, n.Expr]] = {}
+            for step, mine in local:
+                scope[step.row.var_id] = VarInfo(alias, dict(annotations))  # type: ignore[attr-defined]
+                conds.extend(exp.Paren(this=self.expr(c, scope)) for c in mine)
+                if isinstance(step, n.Annotate):
+                    for name, x in step.exprs.items():
+                        annotations[name] = (step.row.var_id, x)
+            wanted = self.columns_needed.get(table.table_name)
+            names = list(table.columns) if wanted is None else [
+                c for c in table.columns if c in wanted
+            ]
+            cols: list[exp.Expression] = [col(alias, c).as_(c, quoted=True) for c in names]
+            for name, (var, x) in annotations.items():
+                cols.append(self.expr(x, scope).as_(name, quoted=True))
+            source = self.table_ref(table.table_name).as_(alias)
+            select = exp.select(*cols).from_(source).where(_all(conds))
+        finally:
+            self._aliases = saved
+        return self.materialize(select)
+
+    def note_columns(self, exprs: list[n.Expr]) -> None:
+        """Record the columns each table is read for (stored prefixes keep only those)."""
+        needed: dict[str, set[str]] = {}
+        for e in exprs:
+            for x in walk(e):
+                if isinstance(x, n.Field):
+                    needed.setdefault(n.root_table(x.row.frame).table_name, set()).add(x.name)
+                for frame, _ in sources(x):
+                    root = n.root_table(frame)
+                    always = {root.id_column, "patient_id", "code"}
+                    needed.setdefault(root.table_name, set()).update(always)
+        self.columns_needed = needed
 
     @staticmethod
     def select_from(select: exp.Select, source: tuple[Any, Any]) -> exp.Select:
