@@ -73,7 +73,7 @@ def load_duckdb(con: Any, data: Path, limit: int | None) -> int:
 def evaluate_timed(key: str, engine: Any, valuesets: Any) -> tuple[dict[str, Any], Any]:
     """One measure: (times, result), timing SQL, value conversion and result building."""
     from tandem.measures import definitions, lang_results
-    from tandem.measures.engines.base import canonical, resolve_valuesets
+    from tandem.measures.engines.base import resolve_valuesets
     from tandem.measures.evaluation import _params
     from tandem.measures.lang_walk import valuesets_used
 
@@ -83,23 +83,17 @@ def evaluate_timed(key: str, engine: Any, valuesets: Any) -> tuple[dict[str, Any
     t0 = time.perf_counter()
     params = _params(exprs, measure.parameters, None, PERIOD)
     vs = resolve_valuesets(valuesets_used(exprs), valuesets)
-    raw = engine.run(outputs, None, vs, params)
+    table = engine.run_table(outputs, None, vs, params)
     t1 = time.perf_counter()
-    values = {
-        str(pid): {k: canonical(v, outputs[k].dtype) for k, v in row.items()}
-        for pid, row in raw.items()
-    }
+    result = lang_results.build(measure, table, PERIOD, engine.name)
     t2 = time.perf_counter()
-    result = lang_results.build(measure, values, PERIOD, engine.name)
-    t3 = time.perf_counter()
     times = {
         "measure": key,
         "outputs": len(outputs),
         "sql_s": round(t1 - t0, 2),
-        "canonical_s": round(t2 - t1, 2),
-        "build_s": round(t3 - t2, 2),
-        "total_s": round(t3 - t0, 2),
-        "patients": len(result.patients),
+        "build_s": round(t2 - t1, 2),
+        "total_s": round(t2 - t0, 2),
+        "patients": len(result),
     }
     return times, result
 
@@ -191,7 +185,6 @@ def main() -> int:
             "patients": con.execute("SELECT count(*) FROM patients").fetchall()[0][0],
             "total_s": round(wall, 1),
             "sql_s": round(sum(r["sql_s"] for r in suite), 1),
-            "canonical_s": round(sum(r["canonical_s"] for r in suite), 1),
             "build_s": round(sum(r["build_s"] for r in suite), 1),
             "measures": suite,
         }

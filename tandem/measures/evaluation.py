@@ -10,9 +10,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tandem.measures import lang_results
-from tandem.measures.engines.base import Engine, ValueSets, canonical, resolve_valuesets
+from tandem.measures.engines.base import (
+    Engine,
+    ValueSets,
+    canonical,
+    resolve_valuesets,
+    results_table,
+    table_results,
+)
 from tandem.measures.lang_nodes import Expr
 from tandem.measures.lang_walk import params_used, valuesets_used
 from tandem.measures.language import Measure
@@ -54,7 +62,7 @@ def _params(
     return {name: canonical(values[name], dtype) for name, dtype in needed.items()}
 
 
-def _run_raw(
+def _run_table(
     outputs: dict[str, Expr],
     tables: Mapping[str, pa.Table] | None,
     valuesets: ValueSets,
@@ -65,8 +73,9 @@ def _run_raw(
     defaults: Mapping[str, Any] | None,
     connection: Any,
     table_prefix: str,
-) -> dict[Any, dict[str, Any]]:
-    """The engine's raw ``{patient_id: {name: value}}`` (values not yet canonical)."""
+) -> pa.Table:
+    """The engine's outputs as an Arrow table: ``patient_id`` then one column per output,
+    canonical types (``base.ARROW_TYPES``), sorted by patient."""
     exprs = list(outputs.values())
     params = _params(exprs, defaults or {}, parameters, period)
     vs = resolve_valuesets(valuesets_used(exprs), valuesets)
@@ -75,16 +84,14 @@ def _run_raw(
         if isinstance(engine, str)
         else engine
     )
-    return eng.run(outputs, dict(tables) if tables is not None else None, vs, params)
-
-
-def _canonical_rows(
-    outputs: dict[str, Expr], raw: Mapping[Any, Mapping[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    return {
-        str(pid): {k: canonical(v, outputs[k].dtype) for k, v in row.items()}
-        for pid, row in raw.items()
-    }
+    data = dict(tables) if tables is not None else None
+    run_table = getattr(eng, "run_table", None)
+    if run_table is not None:
+        table: pa.Table = run_table(outputs, data, vs, params)
+        return table
+    raw = eng.run(outputs, data, vs, params)
+    keys = list(outputs)
+    return results_table([(pid, *(row[k] for k in keys)) for pid, row in raw.items()], keys, outputs)
 
 
 def run_outputs(
@@ -100,7 +107,7 @@ def run_outputs(
     table_prefix: str = "",
 ) -> dict[str, dict[str, Any]]:
     """``{patient_id: {name: canonical value}}`` for every patient."""
-    raw = _run_raw(
+    table = _run_table(
         outputs,
         tables,
         valuesets,
@@ -111,7 +118,7 @@ def run_outputs(
         connection=connection,
         table_prefix=table_prefix,
     )
-    return _canonical_rows(outputs, raw)
+    return table_results(table)
 
 
 def evaluate(
@@ -126,8 +133,9 @@ def evaluate(
     table_prefix: str = "",
 ) -> lang_results.MeasureResult:
     """Evaluate ``measure`` for every patient; see ``docs/measures/language.md``."""
-    raw = run_outputs(
-        measure.outputs(),
+    outputs = measure.outputs()
+    table = _run_table(
+        outputs,
         tables,
         valuesets,
         engine=engine,
@@ -138,7 +146,7 @@ def evaluate(
         table_prefix=table_prefix,
     )
     name = engine if isinstance(engine, str) else engine.name
-    return lang_results.build(measure, raw, period, name)
+    return lang_results.build(measure, table, period, name)
 
 
 def evaluate_dataset(
@@ -159,7 +167,7 @@ def evaluate_dataset(
         if population.dtype != "bool":
             raise TypeError("population must be a boolean expression")
         outputs["__population__"] = population
-    raw = _run_raw(
+    table = _run_table(
         outputs,
         tables,
         valuesets,
@@ -171,12 +179,6 @@ def evaluate_dataset(
         table_prefix=table_prefix,
     )
     if population is not None:
-        # Keep the population's patients before converting values: a cohort is often a
-        # small part of the patients, and the conversion is Python work per value.
-        raw = {
-            pid: row
-            for pid, row in raw.items()
-            if canonical(row.pop("__population__"), "bool") is True
-        }
-    values = _canonical_rows(outputs, raw)
-    return [{"patient_id": pid, **values[pid]} for pid in sorted(values)]
+        keep = pc.fill_null(table.column("__population__"), False)
+        table = table.filter(keep).drop_columns(["__population__"])
+    return table.to_pylist()

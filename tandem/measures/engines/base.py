@@ -21,7 +21,25 @@ ValueSets = Mapping[str, frozenset[tuple[str, str]]]
 Results = dict[str, dict[str, Any]]
 
 
+ARROW_TYPES = {
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+"""The Arrow type of each language type in engine results."""
+
+
 class Engine(Protocol):
+    """An engine computes the outputs for every patient.
+
+    ``run`` returns ``{patient_id: {name: value}}``; engines that can hand over columns
+    (the SQL engines) also have ``run_table``, returning the same as an Arrow table
+    (``results_table``'s shape). ``evaluation`` prefers ``run_table``.
+    """
+
     name: str
 
     def run(
@@ -31,6 +49,39 @@ class Engine(Protocol):
         valuesets: dict[str, frozenset[tuple[str, str]]],
         params: dict[str, Any],
     ) -> Results: ...
+
+
+def results_table(
+    rows: Any, keys: list[str], outputs: Mapping[str, Expr]
+) -> pa.Table:
+    """Engine rows ``(patient_id, value per key...)`` as an Arrow table of canonical types:
+    ``patient_id`` then one column per output, sorted by ``patient_id``."""
+    rows = sorted(rows, key=lambda r: str(r[0]))
+    columns = {"patient_id": pa.array([str(r[0]) for r in rows], pa.string())}
+    for i, key in enumerate(keys, start=1):
+        dtype = outputs[key].dtype
+        values = [canonical(r[i], dtype) for r in rows]
+        columns[key] = pa.array(values, ARROW_TYPES[dtype])
+    return pa.table(columns)
+
+
+def conform_results(table: pa.Table, keys: list[str], outputs: Mapping[str, Expr]) -> pa.Table:
+    """An engine's Arrow result (``patient_id`` first, then the outputs in ``keys`` order)
+    cast to the canonical types and sorted by ``patient_id``."""
+    columns = {"patient_id": table.column(0).cast(pa.string())}
+    for i, key in enumerate(keys, start=1):
+        columns[key] = table.column(i).cast(ARROW_TYPES[outputs[key].dtype])
+    out = pa.table(columns)
+    return out.sort_by("patient_id")
+
+
+def table_results(table: pa.Table) -> Results:
+    """``{patient_id: {name: value}}`` from a results table."""
+    names = table.column_names[1:]
+    out: Results = {}
+    for row in table.to_pylist():
+        out[row["patient_id"]] = {k: row[k] for k in names}
+    return out
 
 
 def prepare_tables(

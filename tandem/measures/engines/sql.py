@@ -20,7 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from tandem.measures.engines.base import Results, prepare_tables
+from tandem.measures.engines.base import (
+    Results,
+    conform_results,
+    prepare_tables,
+    results_table,
+    table_results,
+)
 from tandem.measures.engines.dialects import Dialect
 from tandem.measures.engines.sql_compile import (
     CURRENT,
@@ -132,6 +138,16 @@ class SQLEngine:
         valuesets: dict[str, frozenset[tuple[str, str]]],
         params: dict[str, Any],
     ) -> Results:
+        return table_results(self.run_table(outputs, tables, valuesets, params))
+
+    def run_table(
+        self,
+        outputs: dict[str, Expr],
+        tables: dict[str, pa.Table] | None,
+        valuesets: dict[str, frozenset[tuple[str, str]]],
+        params: dict[str, Any],
+    ) -> pa.Table:
+        """The outputs of every patient as an Arrow table (``base.results_table`` shape)."""
         self.last_sql = []
         con = self._connect()
         tag = uuid.uuid4().hex[:8]
@@ -165,7 +181,7 @@ class SQLEngine:
         tmp: dict[str, str],
         tag: str,
         created: list[str],
-    ) -> Results:
+    ) -> pa.Table:
         walker = Walker()
         ref = self._table_ref(tmp)
         compiler = Compiler(self.dialect, ref, params, walker)
@@ -192,12 +208,29 @@ class SQLEngine:
             new: dict[int, str] = {}
             for agg in stage:
                 counter += 1
-                name = f"v{counter}"
-                cols.append(compiler.expr(agg, scope).as_(name, quoted=True))
-                new[id(agg)] = name
+                new[id(agg)] = f"v{counter}"
+            # aggregates over per-patient rows: one GROUP BY (or ranked pick) per frame,
+            # LEFT JOINed on patient_id; the rest as correlated scalar subqueries
+            groupable = [agg for agg in stage if compiler.groupable(agg)]
+            joins = []
+            for i, (query, defaults) in enumerate(compiler.grouped(groupable, new), start=1):
+                alias = f"j{i}"
+                joins.append((query, alias))
+                for name, default in defaults:
+                    value = col(alias, name)
+                    if not isinstance(default, exp.Null):
+                        value = exp.Coalesce(this=value, expressions=[default])
+                    cols.append(value.as_(name, quoted=True))
+            for agg in stage:
+                if not compiler.groupable(agg):
+                    cols.append(compiler.expr(agg, scope).as_(new[id(agg)], quoted=True))
             compiler.hoisted.update(new)
             stage_name = f"tandem_{tag}_s{k}"
+            cols[0] = exp.Star() if not joins else exp.Column(this=exp.Star(), table=exp.to_identifier(PATIENT_ALIAS))
             select = exp.select(*cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+            for query, alias in joins:
+                on = exp.EQ(this=col(alias, "patient_id"), expression=col(PATIENT_ALIAS, "patient_id"))
+                select = select.join(exp.Subquery(this=query, alias=alias), on=on, join_type="left")
             created.append(stage_name)
             self._materialize(con, stage_name, select)
             current = exp.to_table(stage_name)
@@ -209,8 +242,16 @@ class SQLEngine:
             for i, key in enumerate(keys)
         ]
         final = exp.select(*final_cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
-        rows = self._query(con, final)
-        return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
+        return self._query_table(con, final, keys, outputs)
+
+    def _query_table(
+        self, con: Any, select: exp.Select, keys: list[str], outputs: dict[str, Expr]
+    ) -> pa.Table:
+        if self.name == "duckdb":  # columns straight from DuckDB, no Python row objects
+            sql = select.sql(dialect=self.name)
+            self.last_sql.append(sql)
+            return conform_results(con.sql(sql).to_arrow_table(), keys, outputs)
+        return results_table(self._query(con, select), keys, outputs)
 
     def _materialize(self, con: Any, name: str, select: exp.Select) -> None:
         """Store a stage as a temporary table (indexed on ``patient_id`` outside DuckDB)."""

@@ -51,6 +51,21 @@ class Prefix:
     residual: dict[int, list[n.Expr]]
 
 
+def _disjuncts(e: n.Expr) -> list[n.Expr]:
+    if isinstance(e, n.BinOp) and e.op == "or":
+        return _disjuncts(e.left) + _disjuncts(e.right)
+    return [e]
+
+
+def _same_field(a: n.Expr, b: n.Expr) -> bool:
+    return (
+        isinstance(a, n.Field)
+        and isinstance(b, n.Field)
+        and a.row.var_id == b.row.var_id
+        and a.name == b.name
+    )
+
+
 def _conjuncts(e: n.Expr) -> list[n.Expr]:
     if isinstance(e, n.BinOp) and e.op == "and":
         return _conjuncts(e.left) + _conjuncts(e.right)
@@ -181,6 +196,8 @@ class Compiler:
         return col(info.alias, e.name)
 
     def binop(self, e: n.BinOp, scope: Scope) -> exp.Expression:
+        if e.op == "or" and (merged := self.any_valueset(e, scope)) is not None:
+            return merged
         a, b = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op == "and":
             return exp.And(this=exp.Paren(this=a), expression=exp.Paren(this=b))
@@ -199,15 +216,48 @@ class Compiler:
             return exp.Paren(this=exp.Div(this=self.d.to_float(a), expression=den))
         return exp.Paren(this=_ARITH[e.op](this=a, expression=b))
 
-    def in_valueset(self, e: n.InValueSet, scope: Scope) -> exp.Expression:
+    def in_valueset(self, e: n.InValueSet, scope: Scope, also: tuple[str, ...] = ()) -> exp.Expression:
+        """Membership of ``(system, code)`` in ``e.valueset`` (or any of ``also``): false, not
+        null, when either is null."""
+        ids = [exp.Literal.string(v) for v in (e.valueset, *also)]
+        system, code = self.expr(e.system, scope), self.expr(e.code, scope)
         alias = f"vs{next(self._aliases)}"
+        which = (
+            exp.EQ(this=col(alias, "valueset_id"), expression=ids[0])
+            if len(ids) == 1
+            else exp.In(this=col(alias, "valueset_id"), expressions=ids)
+        )
+        if self.d.name == "duckdb":
+            # a hash semi-join over the value-set table (DuckDB runs EXISTS per set as a
+            # slower mark join); COALESCE: IN over a null code is null, EXISTS is false
+            sub = exp.select(col(alias, "system"), col(alias, "code"))
+            sub = sub.from_(self.table_ref(VS_TABLE).as_(alias)).where(which)
+            member = exp.In(this=exp.Tuple(expressions=[system, code]), query=exp.Subquery(this=sub))
+            return exp.Coalesce(this=member, expressions=[exp.Boolean(this=False)])
         cond = exp.and_(
-            exp.EQ(this=col(alias, "valueset_id"), expression=exp.Literal.string(e.valueset)),
-            exp.EQ(this=col(alias, "system"), expression=self.expr(e.system, scope)),
-            exp.EQ(this=col(alias, "code"), expression=self.expr(e.code, scope)),
+            which,
+            exp.EQ(this=col(alias, "system"), expression=system),
+            exp.EQ(this=col(alias, "code"), expression=code),
         )
         sub = exp.select("1").from_(self.table_ref(VS_TABLE).as_(alias)).where(cond)
         return exp.Exists(this=sub)
+
+    def any_valueset(self, e: n.BinOp, scope: Scope) -> exp.Expression | None:
+        """``a.code_in(X) | a.code_in(Y) | ...`` on the same columns as one membership test."""
+        parts = _disjuncts(e)
+        first = parts[0]
+        if not isinstance(first, n.InValueSet):
+            return None
+        same = all(
+            isinstance(p, n.InValueSet)
+            and _same_field(p.system, first.system)
+            and _same_field(p.code, first.code)
+            for p in parts
+        )
+        if not same:
+            return None
+        others = tuple(p.valueset for p in parts[1:])  # type: ignore[attr-defined]
+        return self.in_valueset(first, scope, others)
 
     def func(self, e: n.Func, scope: Scope) -> exp.Expression:
         d = self.d
@@ -253,20 +303,31 @@ class Compiler:
         raise NotImplementedError(name)
 
     # --- frames and aggregates -------------------------------------------------------------
-    def frame(self, frame: n.Frame, scope: Scope, own_row: n.Row | None) -> tuple[Any, Scope]:
-        """(FROM source, WHERE conditions, alias) and the scope with the frame's rows bound."""
+    def frame(
+        self, frame: n.Frame, scope: Scope, own_row: n.Row | None, grouped: str | None = None
+    ) -> tuple[Any, Scope]:
+        """(FROM source, WHERE conditions, alias) and the scope with the frame's rows bound.
+
+        ``grouped``: the frame is read for all patients at once (grouped by ``patient_id``):
+        no correlation with an outer patient; the patient stage is joined as alias ``grouped``.
+        """
         alias = f"t{next(self._aliases)}"
         inner: Scope = dict(scope)
         annotations: dict[str, tuple[int, n.Expr]] = {}
         outer = scope[CURRENT] if self.local_patient else scope[PATIENT_VAR]
         per_patient = "patient_id" in n.root_table(frame).columns  # else sites, practitioners
         conds: list[exp.Expression] = []
-        if per_patient:
+        if per_patient and grouped is None:
             conds.append(
                 exp.EQ(this=col(alias, "patient_id"), expression=col(outer.alias, "patient_id"))
             )
         join = None
-        if self.local_patient:
+        if grouped is not None:
+            assert self.stage_table is not None and per_patient
+            on = exp.EQ(this=col(grouped, "patient_id"), expression=col(alias, "patient_id"))
+            join = (self.stage_table.copy().as_(grouped), on)  # type: ignore[attr-defined]
+            inner[PATIENT_VAR] = VarInfo(grouped)
+        elif self.local_patient:
             assert self.stage_table is not None
             palias = f"p{next(self._aliases)}"
             mine = col(alias, "patient_id") if per_patient else col(outer.alias, "patient_id")
@@ -324,6 +385,11 @@ class Compiler:
         if key in self._prefixes:
             return self._prefixes[key][1]
         steps = frame_steps(frame)
+        if len(steps) > 2:
+            nested = self._prefix_on_parent(steps)
+            if nested is not None:
+                self._prefixes[key] = (frame, nested)
+                return nested
         chain: set[int] = set()
         upto = 1
         local: list[tuple[n.Frame, list[n.Expr]]] = []  # (step, its row-local conjuncts)
@@ -347,6 +413,45 @@ class Compiler:
             result = Prefix(table, upto, residual)
         self._prefixes[key] = (frame, result)  # keep frame alive: ids of freed nodes are reused
         return result
+
+    def _prefix_on_parent(self, steps: list[n.Frame]) -> Prefix | None:
+        """When the parent frame is stored whole, this frame's row-local part is a filter
+        of the parent's table (frames are usually built one ``where`` on another)."""
+        parent = self.shared_prefix(steps[-2])
+        if parent is None or parent.upto != len(steps) - 1 or any(parent.residual.values()):
+            return None
+        step = steps[-1]
+        chain = {x.row.var_id for x in steps[1:]}  # type: ignore[attr-defined]
+        if isinstance(step, n.Annotate):
+            if not all(self._row_local(x, chain) for x in step.exprs.values()):
+                return parent
+            mine: list[n.Expr] = []
+            residual: list[n.Expr] = []
+        else:
+            assert isinstance(step, n.Where)
+            parts = _conjuncts(step.predicate)
+            mine = [c for c in parts if self._row_local(c, chain)]
+            residual = [c for c in parts if not any(c is m for m in mine)]
+            if not mine:
+                return Prefix(parent.table, len(steps), {id(step): residual})
+        assert self.materialize is not None
+        saved = self._aliases
+        self._aliases = itertools.count(1)
+        try:
+            alias = "t0"
+            row = VarInfo(alias)
+            scope: Scope = {PATIENT_VAR: row, CURRENT: row}
+            for x in steps[1:]:
+                scope[x.row.var_id] = row  # type: ignore[attr-defined]
+            cols: list[exp.Expression] = [exp.Star()]
+            if isinstance(step, n.Annotate):
+                cols += [self.expr(x, scope).as_(nm, quoted=True) for nm, x in step.exprs.items()]
+            conds = [exp.Paren(this=self.expr(c, scope)) for c in mine]
+            source = exp.to_table(parent.table).as_(alias)
+            select = exp.select(*cols).from_(source).where(_all(conds))
+        finally:
+            self._aliases = saved
+        return Prefix(self.materialize(select), len(steps), {id(step): residual})
 
     def _store_prefix(self, table: n.Table, local: list[tuple[n.Frame, list[n.Expr]]]) -> str:
         assert self.materialize is not None
@@ -428,6 +533,144 @@ class Compiler:
             raise TypeError(type(e).__name__)
         sub = self.select_from(exp.select(value), table).where(_all(conds))
         return exp.Subquery(this=sub)
+
+    # --- decorrelated patient-level aggregates ----------------------------------------------
+    def groupable(self, e: n.Expr) -> bool:
+        """Patient-level aggregates over per-patient rows, computed by GROUP BY patient."""
+        if not isinstance(e, n.Exists | n.Count | n.Agg | n.Pick):
+            return False
+        return "patient_id" in n.root_table(e.frame).columns
+
+    def grouped(self, aggs: list[n.Expr], names: dict[int, str]) -> list[tuple[exp.Select, list[tuple[str, exp.Expression]]]]:
+        """One ``SELECT patient_id, ... GROUP BY patient_id`` (or first-row pick) per frame.
+
+        Returns (query, [(column, value for patients without rows)]) per query; the caller
+        LEFT JOINs each query onto the patient stage on ``patient_id``.
+        """
+        by_frame: dict[tuple[str, int], list[n.Expr]] = {}
+        keep: list[Any] = []
+        for e in aggs:
+            source: Any = e.picked if isinstance(e, n.Pick) else e.frame  # type: ignore[attr-defined]
+            kind = "pick" if isinstance(e, n.Pick) else "agg"
+            by_frame.setdefault((kind, id(source)), []).append(e)
+            keep.append(source)
+        out = []
+        for (kind, _), members in by_frame.items():
+            if kind == "pick":
+                out.append(self._grouped_pick(members, names))  # type: ignore[arg-type]
+            else:
+                out.append(self._grouped_agg(members, names))
+        return out
+
+    def _grouped_source(
+        self, frame: n.Frame, rows: list[n.Row]
+    ) -> tuple[Any, list[exp.Expression], str, Scope, str]:
+        palias = f"g{next(self._aliases)}"
+        scope: Scope = {PATIENT_VAR: VarInfo(palias), CURRENT: VarInfo(palias)}
+        own = rows[0] if rows else None
+        (table, conds, alias), inner = self.frame(frame, scope, own, grouped=palias)
+        for r in rows[1:]:
+            inner[r.var_id] = inner[own.var_id]  # type: ignore[union-attr]
+        return table, conds, alias, inner, palias
+
+    def _with_source(
+        self, select: exp.Select, table: Any, conds: list[exp.Expression], palias: str
+    ) -> exp.Select:
+        """FROM the frame, joining the patient stage only when the conditions read it."""
+        source, join = table
+        select = select.from_(source)
+        parts = [*conds, *select.expressions]
+        uses_stage = any(c.table == palias for x in parts for c in x.find_all(exp.Column))
+        if uses_stage:
+            select = select.join(join[0], on=join[1])
+        return select.where(_all(conds))
+
+    def _grouped_agg(
+        self, members: list[n.Expr], names: dict[int, str]
+    ) -> tuple[exp.Select, list[tuple[str, exp.Expression]]]:
+        frame = members[0].frame  # type: ignore[attr-defined]
+        rows = [e.row for e in members if isinstance(e, n.Agg)]
+        table, conds, alias, inner, palias = self._grouped_source(frame, rows)
+        cols: list[exp.Expression] = [col(alias, "patient_id").as_("patient_id")]
+        defaults: list[tuple[str, exp.Expression]] = []
+        zero = exp.Literal.number(0)
+        for e in members:
+            name = names[id(e)]
+            if isinstance(e, n.Exists):
+                value: exp.Expression = exp.Boolean(this=True)
+                defaults.append((name, exp.Boolean(this=False)))
+            elif isinstance(e, n.Count):
+                ident = col(alias, e.frame.id_column)
+                value = exp.Count(this=exp.Distinct(expressions=[ident]))
+                defaults.append((name, zero))
+            else:
+                assert isinstance(e, n.Agg)
+                v = self.expr(e.value, inner)
+                if e.kind == "count_distinct":
+                    value = exp.Count(this=exp.Distinct(expressions=[v]))
+                    defaults.append((name, zero))
+                elif e.kind == "sum":
+                    value = exp.Sum(this=v)
+                    defaults.append((name, zero))
+                else:
+                    v = self._order_key(v, e.value.dtype)
+                    value = exp.Min(this=v) if e.kind == "min" else exp.Max(this=v)
+                    defaults.append((name, exp.Null()))
+            cols.append(value.as_(name, quoted=True))
+        select = self._with_source(exp.select(*cols), table, conds, palias)
+        return select.group_by(col(alias, "patient_id")), defaults
+
+    def _grouped_pick(
+        self, members: list[n.Pick], names: dict[int, str]
+    ) -> tuple[exp.Select, list[tuple[str, exp.Expression]]]:
+        """The first row per patient in the pick's order (the order of ``pick``). Keys are
+        computed as columns first, then ranked (SQLite cannot order by correlated terms)."""
+        e = members[0]
+        table, conds, alias, inner, palias = self._grouped_source(e.frame, [e.row])
+        values = [names[id(m)] for m in members]
+        cols = [col(alias, "patient_id").as_("patient_id")]
+        cols += [self.expr(m.value, inner).as_(v, quoted=True) for m, v in zip(members, values, strict=True)]
+        cols += [self.expr(k, inner).as_(f"k{i}") for i, k in enumerate(e.keys)]
+        cols.append(col(alias, e.frame.id_column).as_("tandem_id"))
+        has_code = "code" in e.frame.columns
+        if has_code:
+            code = exp.Coalesce(this=col(alias, "code"), expressions=[exp.Literal.string("")])
+            cols.append(code.as_("tandem_code"))
+        rows = f"r{next(self._aliases)}"
+        base = exp.Subquery(this=self._with_source(exp.select(*cols), table, conds, palias), alias=rows)
+        desc = e.last
+        order = [
+            exp.Ordered(
+                this=self._order_key(col(rows, f"k{i}"), k.dtype), desc=desc, nulls_first=not desc
+            )
+            for i, k in enumerate(e.keys)
+        ]
+        if e.nulls != "skip":
+            order[0].set("nulls_first", (e.nulls == "first") != desc)
+        order.append(exp.Ordered(this=self._order_key(col(rows, "tandem_id"), "str"), desc=desc))
+        if has_code:
+            order.append(
+                exp.Ordered(this=self._order_key(col(rows, "tandem_code"), "str"), desc=desc)
+            )
+        rank = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[col(rows, "patient_id")],
+            order=exp.Order(expressions=order),
+        )
+        ranked_cols = [col(rows, "patient_id").as_("patient_id")]
+        ranked_cols += [col(rows, v).as_(v, quoted=True) for v in values]
+        ranked_sel = exp.select(*ranked_cols, rank.as_("tandem_rank")).from_(base)
+        if e.nulls == "skip":
+            ranked_sel = ranked_sel.where(exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null())))
+        ranked = f"r{next(self._aliases)}"
+        outer_cols = [col(ranked, "patient_id").as_("patient_id")]
+        outer_cols += [col(ranked, v).as_(v, quoted=True) for v in values]
+        select = (
+            exp.select(*outer_cols)
+            .from_(exp.Subquery(this=ranked_sel, alias=ranked))
+            .where(exp.EQ(this=col(ranked, "tandem_rank"), expression=exp.Literal.number(1)))
+        )
+        return select, [(v, exp.Null()) for v in values]
 
     def _order_key(self, x: exp.Expression, dtype: str) -> exp.Expression:
         if self.d.name == "postgres" and dtype == "str":
