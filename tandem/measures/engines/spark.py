@@ -100,6 +100,11 @@ class SparkEngine(SQLEngine):
         self.last_sql.append(sql)
         con.sql(sql).localCheckpoint().createOrReplaceTempView(name)
 
+    def _view(self, con: Any, name: str, select: exp.Select) -> None:
+        sql = select.sql(dialect="spark")
+        self.last_sql.append(sql)
+        con.sql(sql).createOrReplaceTempView(name)
+
     def _query(self, con: Any, select: exp.Select) -> list[Any]:
         sql = select.sql(dialect="spark")
         self.last_sql.append(sql)

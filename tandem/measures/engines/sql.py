@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter
 from typing import Any
 
 import pyarrow as pa
@@ -52,6 +53,7 @@ class SQLEngine:
         self.table_prefix = table_prefix
         self.last_sql: list[str] = []  # the statements of the last run (for debugging)
         self._registered: set[str] = set()  # DuckDB views over Arrow tables
+        self._views: set[str] = set()  # temporary views of frame prefixes read once
 
     # --- connections and loading -----------------------------------------------------------
     def _connect(self) -> Any:
@@ -166,7 +168,13 @@ class SQLEngine:
             if self.name in ("sqlite", "postgres"):
                 vs = tmp[VS_TABLE]
                 self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
-            return self._evaluate(con, outputs, params, tmp, tag, created)
+            # a dry compile first counts the reads of every stored frame prefix: one read
+            # is a view (inlined where it is read), several are a table (computed once)
+            uses: Counter[str] = Counter()
+            self._evaluate(con, outputs, params, tmp, tag, [], uses=uses, dry=True)
+            table = self._evaluate(con, outputs, params, tmp, tag, created, uses=uses)
+            assert table is not None
+            return table
         finally:
             for name in reversed(created):
                 with contextlib.suppress(Exception):  # best effort clean-up
@@ -181,7 +189,11 @@ class SQLEngine:
         tmp: dict[str, str],
         tag: str,
         created: list[str],
-    ) -> pa.Table:
+        *,
+        uses: Counter[str],
+        dry: bool = False,
+    ) -> pa.Table | None:
+        """Compile and run (``dry``: only compile, counting prefix reads into ``uses``)."""
         walker = Walker()
         ref = self._table_ref(tmp)
         compiler = Compiler(self.dialect, ref, params, walker)
@@ -193,12 +205,18 @@ class SQLEngine:
         def materialize(select: exp.Select) -> str:
             sql = select.sql(dialect=self.name)
             if sql not in stored:
-                stored[sql] = f"tandem_{tag}_f{len(stored) + 1}"
-                created.append(stored[sql])
-                self._materialize(con, stored[sql], select)
+                name = stored[sql] = f"tandem_{tag}_f{len(stored) + 1}"
+                if not dry:
+                    created.append(name)
+                    if uses[name] > 1:
+                        self._materialize(con, name, select)
+                    else:
+                        self._view(con, name, select)
             return stored[sql]
 
         compiler.materialize = materialize
+        if dry:
+            compiler.on_use = uses.update
         compiler.note_columns(exprs)
         compiler.stage_table = current
         counter = 0
@@ -231,8 +249,9 @@ class SQLEngine:
             for query, alias in joins:
                 on = exp.EQ(this=col(alias, "patient_id"), expression=col(PATIENT_ALIAS, "patient_id"))
                 select = select.join(exp.Subquery(this=query, alias=alias), on=on, join_type="left")
-            created.append(stage_name)
-            self._materialize(con, stage_name, select)
+            if not dry:
+                created.append(stage_name)
+                self._materialize(con, stage_name, select)
             current = exp.to_table(stage_name)
         compiler.stage_table = current
         keys = list(outputs)
@@ -242,6 +261,8 @@ class SQLEngine:
             for i, key in enumerate(keys)
         ]
         final = exp.select(*final_cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+        if dry:
+            return None
         return self._query_table(con, final, keys, outputs)
 
     def _query_table(
@@ -265,6 +286,11 @@ class SQLEngine:
         if self.name != "duckdb":
             self._exec(con, f'CREATE INDEX {name}_pid ON {name} ("patient_id")')
 
+    def _view(self, con: Any, name: str, select: exp.Select) -> None:
+        """A temporary view (read once: the database inlines it where it is read)."""
+        self._views.add(name)
+        self._exec(con, f"CREATE TEMPORARY VIEW {name} AS {select.sql(dialect=self.name)}")
+
     def _query(self, con: Any, select: exp.Select) -> list[Any]:
         return list(self._exec(con, select.sql(dialect=self.name)) or [])
 
@@ -272,6 +298,10 @@ class SQLEngine:
         if name in self._registered:
             self._registered.discard(name)
             con.unregister(name)
+            return
+        if name in self._views:
+            self._views.discard(name)
+            self._exec(con, f"DROP VIEW IF EXISTS {name}")
             return
         self._exec(con, f"DROP TABLE IF EXISTS {name}")
 

@@ -105,6 +105,8 @@ class Compiler:
         # Row-local frame prefixes are stored once as tables (see ``shared_prefix``):
         # ``materialize(select) -> table name``; None compiles every frame inline.
         self.materialize: Callable[[exp.Select], str] | None = None
+        self.on_use: Callable[[list[str]], None] | None = None  # reads of stored prefixes
+        self._correlated = 0  # depth of correlated subqueries being compiled
         self._prefixes: dict[int, tuple[n.Frame, Prefix | None]] = {}
         self.columns_needed: dict[str, set[str]] = {}
 
@@ -379,6 +381,13 @@ class Compiler:
         that is not, every row-local conjunct of the ``where`` steps (filters commute; a row
         passes a WHERE when every conjunct is true). None when nothing would be filtered.
         """
+        found = self._shared_prefix(frame)
+        if found is not None and self.on_use is not None:
+            # read inside a correlated subquery: joined per outer row, so worth storing
+            self.on_use([found.table] * (2 if self._correlated else 1))
+        return found
+
+    def _shared_prefix(self, frame: n.Frame) -> Prefix | None:
         if self.materialize is None:
             return None
         key = id(frame)
@@ -417,7 +426,7 @@ class Compiler:
     def _prefix_on_parent(self, steps: list[n.Frame]) -> Prefix | None:
         """When the parent frame is stored whole, this frame's row-local part is a filter
         of the parent's table (frames are usually built one ``where`` on another)."""
-        parent = self.shared_prefix(steps[-2])
+        parent = self._shared_prefix(steps[-2])
         if parent is None or parent.upto != len(steps) - 1 or any(parent.residual.values()):
             return None
         step = steps[-1]
@@ -451,6 +460,8 @@ class Compiler:
             select = exp.select(*cols).from_(source).where(_all(conds))
         finally:
             self._aliases = saved
+        if self.on_use is not None:
+            self.on_use([parent.table])
         return Prefix(self.materialize(select), len(steps), {id(step): residual})
 
     def _store_prefix(self, table: n.Table, local: list[tuple[n.Frame, list[n.Expr]]]) -> str:
@@ -503,6 +514,14 @@ class Compiler:
         return select
 
     def aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
+        """An aggregate as a correlated scalar subquery (one value per outer row)."""
+        self._correlated += 1
+        try:
+            return self._aggregate(e, scope)
+        finally:
+            self._correlated -= 1
+
+    def _aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
         own = getattr(e, "row", None)
         (table, conds, alias), inner = self.frame(e.frame, scope, own)  # type: ignore[attr-defined]
         id_col = col(alias, e.frame.id_column)  # type: ignore[attr-defined]
