@@ -73,17 +73,12 @@ def load_duckdb(con: Any, data: Path, limit: int | None) -> int:
 def evaluate_timed(key: str, engine: Any, valuesets: Any) -> tuple[dict[str, Any], Any]:
     """One measure: (times, result), timing SQL, value conversion and result building."""
     from tandem.measures import definitions, lang_results
-    from tandem.measures.engines.base import resolve_valuesets
-    from tandem.measures.evaluation import _params
-    from tandem.measures.lang_walk import valuesets_used
+    from tandem.measures.evaluation import measure_table
 
     measure = definitions.measure(key)
     outputs = measure.outputs()
-    exprs = list(outputs.values())
     t0 = time.perf_counter()
-    params = _params(exprs, measure.parameters, None, PERIOD)
-    vs = resolve_valuesets(valuesets_used(exprs), valuesets)
-    table = engine.run_table(outputs, None, vs, params)
+    table = measure_table(measure, None, valuesets, period=PERIOD, engine=engine)
     t1 = time.perf_counter()
     result = lang_results.build(measure, table, PERIOD, engine.name)
     t2 = time.perf_counter()
@@ -98,8 +93,9 @@ def evaluate_timed(key: str, engine: Any, valuesets: Any) -> tuple[dict[str, Any
     return times, result
 
 
-def populations(result: Any) -> dict[str, Any]:
-    return {p.patient_id: p.populations for p in result.patients}
+def populations(result: Any) -> Any:
+    """Every patient's populations (an Arrow table; ``==`` compares contents)."""
+    return result.populations_table()
 
 
 def run_suite(

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,9 +75,17 @@ def _run_table(
     defaults: Mapping[str, Any] | None,
     connection: Any,
     table_prefix: str,
+    population: Expr | None = None,
+    keep_all: bool = True,
 ) -> pa.Table:
     """The engine's outputs as an Arrow table: ``patient_id`` then one column per output,
-    canonical types (``base.ARROW_TYPES``), sorted by patient."""
+    canonical types (``base.ARROW_TYPES``), sorted by patient.
+
+    ``population`` lets an engine that can (the SQL engines) compute the outputs only for
+    the patients where it is true; the others then have null outputs (``keep_all``) or no
+    row. Engines that cannot compute everything for everyone; callers must not rely on
+    outputs outside the population either way.
+    """
     exprs = list(outputs.values())
     params = _params(exprs, defaults or {}, parameters, period)
     vs = resolve_valuesets(valuesets_used(exprs), valuesets)
@@ -87,7 +97,8 @@ def _run_table(
     data = dict(tables) if tables is not None else None
     run_table = getattr(eng, "run_table", None)
     if run_table is not None:
-        table: pa.Table = run_table(outputs, data, vs, params)
+        extra = {} if population is None else {"population": population, "keep_all": keep_all}
+        table: pa.Table = run_table(outputs, data, vs, params, **extra)
         return table
     raw = eng.run(outputs, data, vs, params)
     keys = list(outputs)
@@ -121,6 +132,39 @@ def run_outputs(
     return table_results(table)
 
 
+def measure_table(
+    measure: Measure,
+    tables: Mapping[str, pa.Table] | None,
+    valuesets: ValueSets,
+    *,
+    period: tuple[dt.date, dt.date],
+    engine: str | Engine = "duckdb",
+    parameters: Mapping[str, Any] | None = None,
+    connection: Any = None,
+    table_prefix: str = "",
+) -> pa.Table:
+    """The engine's raw outputs of ``measure`` (``lang_results.build`` scores them)."""
+    outputs = measure.outputs()
+    # evidence and strata are reported inside the initial populations only (lang_results),
+    # so engines may compute everything else for that cohort alone
+    initial = [
+        outputs[key] for g in measure.groups if (key := f"{g.id}|initial-population") in outputs
+    ]
+    cohort = functools.reduce(operator.or_, initial) if initial else None
+    return _run_table(
+        outputs,
+        tables,
+        valuesets,
+        engine=engine,
+        period=period,
+        parameters=parameters,
+        defaults=measure.parameters,
+        connection=connection,
+        table_prefix=table_prefix,
+        population=cohort,
+    )
+
+
 def evaluate(
     measure: Measure,
     tables: Mapping[str, pa.Table] | None,
@@ -133,15 +177,13 @@ def evaluate(
     table_prefix: str = "",
 ) -> lang_results.MeasureResult:
     """Evaluate ``measure`` for every patient; see ``docs/measures/language.md``."""
-    outputs = measure.outputs()
-    table = _run_table(
-        outputs,
+    table = measure_table(
+        measure,
         tables,
         valuesets,
-        engine=engine,
         period=period,
+        engine=engine,
         parameters=parameters,
-        defaults=measure.parameters,
         connection=connection,
         table_prefix=table_prefix,
     )
@@ -177,6 +219,8 @@ def evaluate_dataset(
         defaults=None,
         connection=connection,
         table_prefix=table_prefix,
+        population=population,
+        keep_all=False,
     )
     if population is not None:
         keep = pc.fill_null(table.column("__population__"), False)

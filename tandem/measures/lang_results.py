@@ -196,21 +196,51 @@ def build(
         plan.append((g, evidence, reasons))
     strata = [(s.id, f"stratum|{s.id}") for s in measure.strata]
     scores = {g.id: score(g, table) for g in measure.groups}
+    table = _outside_populations_blank(measure, table, scores)
     summary = summarise(measure, table, scores)
     return MeasureResult(
         measure.id, period, engine, table, scores, summary, plan=plan, strata_keys=strata
     )
 
 
+def _in_any_population(scores: dict[str, dict[str, np.ndarray]], size: int) -> np.ndarray:
+    inside = np.zeros(size, dtype=bool)
+    for pops in scores.values():
+        inside |= pops["initial-population"]
+    return inside
+
+
+def _outside_populations_blank(
+    measure: Measure, table: pa.Table, scores: dict[str, dict[str, np.ndarray]]
+) -> pa.Table:
+    """Evidence, exclusion reasons and strata are reported for patients in the initial
+    population of at least one group; for everyone else they are null. (The SQL engines
+    compute them only for that cohort; this keeps every engine's results identical.)"""
+    inside = pa.array(_in_any_population(scores, table.num_rows), pa.bool_())
+    if table.num_rows == 0 or pc.all(inside).as_py():
+        return table
+    criteria = {f"{g.id}|{code}" for g in measure.groups for code in g.populations}
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        if name != "patient_id" and name not in criteria:
+            column = pc.if_else(inside, column, pa.nulls(table.num_rows, column.type))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
 def summarise(
     measure: Measure, table: pa.Table, scores: dict[str, dict[str, np.ndarray]]
 ) -> list[SummaryRow]:
+    """Counts per group; per stratum, over the patients in some initial population."""
     rows = []
+    inside = _in_any_population(scores, table.num_rows)
     for g in measure.groups:
         pops = scores[g.id]
         rows.append(_summary_row(g.id, None, None, pops, table.num_rows))
+        stratified = {c: v[inside] for c, v in pops.items()}
         for s in measure.strata:
-            values = table.column(f"stratum|{s.id}")
+            values = table.column(f"stratum|{s.id}").filter(pa.array(inside))
             # one grouping per stratifier: a dictionary code per row, then counts per code
             encoded = values.combine_chunks().dictionary_encode(null_encoding="encode")
             codes = encoded.indices.to_numpy(zero_copy_only=False)
@@ -218,9 +248,11 @@ def summarise(
             order = sorted(range(len(labels)), key=lambda i: (labels[i] is None, str(labels[i])))
             size = len(labels)
             sizes = np.bincount(codes, minlength=size)
-            sums = {c: np.bincount(codes, weights=v, minlength=size) for c, v in pops.items()}
+            sums = {
+                c: np.bincount(codes, weights=v, minlength=size) for c, v in stratified.items()
+            }
             for i in order:
-                counts = {c: int(sums[c][i]) for c in pops}
+                counts = {c: int(sums[c][i]) for c in stratified}
                 rows.append(_summary_counts(g.id, s.id, labels[i], counts, int(sizes[i])))
     return rows
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from tandem.measures import schema
 from tandem.measures.engines.base import (
     Results,
     conform_results,
@@ -148,8 +150,16 @@ class SQLEngine:
         tables: dict[str, pa.Table] | None,
         valuesets: dict[str, frozenset[tuple[str, str]]],
         params: dict[str, Any],
+        *,
+        population: Expr | None = None,
+        keep_all: bool = True,
     ) -> pa.Table:
-        """The outputs of every patient as an Arrow table (``base.results_table`` shape)."""
+        """The outputs of every patient as an Arrow table (``base.results_table`` shape).
+
+        ``population``: a boolean expression computed first; the outputs are then computed
+        only for the patients where it is true (the cohort). With ``keep_all`` the other
+        patients are listed with null outputs, else left out.
+        """
         self.last_sql = []
         con = self._connect()
         tag = uuid.uuid4().hex[:8]
@@ -168,92 +178,77 @@ class SQLEngine:
             if self.name in ("sqlite", "postgres"):
                 vs = tmp[VS_TABLE]
                 self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
-            # a dry compile first counts the reads of every stored frame prefix: one read
-            # is a view (inlined where it is read), several are a table (computed once)
-            uses: Counter[str] = Counter()
-            self._evaluate(con, outputs, params, tmp, tag, [], uses=uses, dry=True)
-            table = self._evaluate(con, outputs, params, tmp, tag, created, uses=uses)
-            assert table is not None
-            return table
+            plan = self._compile(outputs, params, tmp, tag, population, keep_all)
+            return self._execute(con, plan, created, list(outputs), outputs)
         finally:
             for name in reversed(created):
                 with contextlib.suppress(Exception):  # best effort clean-up
                     self._drop(con, name)
             self._release(con)
 
-    def _evaluate(
+    def _compile(
         self,
-        con: Any,
         outputs: dict[str, Expr],
         params: dict[str, Any],
         tmp: dict[str, str],
         tag: str,
-        created: list[str],
-        *,
-        uses: Counter[str],
-        dry: bool = False,
-    ) -> pa.Table | None:
-        """Compile and run (``dry``: only compile, counting prefix reads into ``uses``)."""
+        population: Expr | None,
+        keep_all: bool,
+    ) -> _Plan:
+        """Every statement of the evaluation, in order (nothing runs while compiling)."""
         walker = Walker()
         ref = self._table_ref(tmp)
         compiler = Compiler(self.dialect, ref, params, walker)
         exprs = list(outputs.values())
         scope = {PATIENT_VAR: VarInfo(PATIENT_ALIAS), CURRENT: VarInfo(PATIENT_ALIAS)}
-        current: exp.Expression = ref("patients")
-        stored: dict[str, str] = {}  # SQL of a shared frame prefix -> its table
+        plan = _Plan()
+        stored: dict[str, str] = {}  # SQL of a stored frame prefix -> its name
 
         def materialize(select: exp.Select) -> str:
             sql = select.sql(dialect=self.name)
             if sql not in stored:
-                name = stored[sql] = f"tandem_{tag}_f{len(stored) + 1}"
-                if not dry:
-                    created.append(name)
-                    if uses[name] > 1:
-                        self._materialize(con, name, select)
-                    else:
-                        self._view(con, name, select)
+                stored[sql] = f"tandem_{tag}_f{len(stored) + 1}"
+                plan.steps.append(("prefix", stored[sql], select))
             return stored[sql]
 
         compiler.materialize = materialize
-        if dry:
-            compiler.on_use = uses.update
-        compiler.note_columns(exprs)
-        compiler.stage_table = current
+        compiler.on_use = plan.reads.update
+        compiler.note_columns([*exprs, *([population] if population is not None else [])])
+        current: exp.Expression = ref("patients")
+        # the first stage copies only the patient columns the outputs read
+        wanted = compiler.columns_needed.get("patients", set()) | {"patient_id"}
+        first = [c for c in schema.TABLES["patients"] if c[0] in wanted]
         counter = 0
-        for k, stage in enumerate(compiler.plan_stages(exprs), start=1):
-            compiler.stage_table = current
-            cols: list[Any] = [exp.Star()]
-            new: dict[int, str] = {}
-            for agg in stage:
-                counter += 1
-                new[id(agg)] = f"v{counter}"
-            # aggregates over per-patient rows: one GROUP BY (or ranked pick) per frame,
-            # LEFT JOINed on patient_id; the rest as correlated scalar subqueries
-            groupable = [agg for agg in stage if compiler.groupable(agg)]
-            joins = []
-            for i, (query, defaults) in enumerate(compiler.grouped(groupable, new), start=1):
-                alias = f"j{i}"
-                joins.append((query, alias))
-                for name, default in defaults:
-                    value = col(alias, name)
-                    if not isinstance(default, exp.Null):
-                        value = exp.Coalesce(this=value, expressions=[default])
-                    cols.append(value.as_(name, quoted=True))
-            for agg in stage:
-                if not compiler.groupable(agg):
-                    cols.append(compiler.expr(agg, scope).as_(new[id(agg)], quoted=True))
-            compiler.hoisted.update(new)
-            stage_name = f"tandem_{tag}_s{k}"
-            cols[0] = exp.Star() if not joins else exp.Column(this=exp.Star(), table=exp.to_identifier(PATIENT_ALIAS))
-            select = exp.select(*cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
-            for query, alias in joins:
-                on = exp.EQ(this=col(alias, "patient_id"), expression=col(PATIENT_ALIAS, "patient_id"))
-                select = select.join(exp.Subquery(this=query, alias=alias), on=on, join_type="left")
-            if not dry:
-                created.append(stage_name)
-                self._materialize(con, stage_name, select)
-            current = exp.to_table(stage_name)
+
+        def add_stages(targets: list[Expr]) -> None:
+            nonlocal current, counter
+            for stage in compiler.plan_stages(targets):
+                names = {}
+                for agg in stage:
+                    counter += 1
+                    names[id(agg)] = f"v{counter}"
+                name = f"tandem_{tag}_s{len(plan.steps) + 1}"
+                columns = [c for c, _ in first] if counter == len(names) else None
+                select = self._stage(compiler, stage, names, current, scope, columns)
+                plan.steps.append(("stage", name, select))
+                compiler.hoisted.update(names)
+                current = exp.to_table(name)
+                compiler.stage_table = current
+
         compiler.stage_table = current
+        if population is not None:
+            # the cohort first: later stages, and the frames they join, see only its patients
+            add_stages([population])
+            cohort = f"tandem_{tag}_cohort"
+            keep = exp.Coalesce(
+                this=compiler.expr(population, scope), expressions=[exp.Boolean(this=False)]
+            )
+            select = exp.select(exp.Star()).from_(current.as_(PATIENT_ALIAS)).where(keep)  # type: ignore[attr-defined]
+            plan.steps.append(("stage", cohort, select))
+            current = exp.to_table(cohort)
+            compiler.stage_table = current
+            compiler.restricted = True
+        add_stages(exprs)
         keys = list(outputs)
         final_cols = [col(PATIENT_ALIAS, "patient_id").as_("patient_id")]
         final_cols += [
@@ -261,9 +256,74 @@ class SQLEngine:
             for i, key in enumerate(keys)
         ]
         final = exp.select(*final_cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
-        if dry:
-            return None
-        return self._query_table(con, final, keys, outputs)
+        if population is not None and keep_all:  # every patient, null outside the cohort
+            everyone, out = "tandem_all", "tandem_out"
+            cols = [col(everyone, "patient_id").as_("patient_id")]
+            cols += [col(out, f"o{i}").as_(f"o{i}", quoted=True) for i in range(len(keys))]
+            on = exp.EQ(this=col(out, "patient_id"), expression=col(everyone, "patient_id"))
+            final = (
+                exp.select(*cols)
+                .from_(ref("patients").as_(everyone))
+                .join(exp.Subquery(this=final, alias=out), on=on, join_type="left")
+            )
+        plan.final = final
+        return plan
+
+    def _stage(
+        self,
+        compiler: Compiler,
+        stage: list[Expr],
+        names: dict[int, str],
+        current: exp.Expression,
+        scope: Any,
+        columns: list[str] | None,
+    ) -> exp.Select:
+        """One stage: the previous stage's columns plus one column per aggregate. Aggregates
+        over per-patient rows are one GROUP BY (or ranked pick) per frame, LEFT JOINed on
+        ``patient_id``; the rest are correlated scalar subqueries."""
+        cols: list[Any] = []
+        joins = []
+        groupable = [agg for agg in stage if compiler.groupable(agg)]
+        for i, (query, defaults) in enumerate(compiler.grouped(groupable, names), start=1):
+            alias = f"j{i}"
+            joins.append((query, alias))
+            for name, default in defaults:
+                value: exp.Expression = col(alias, name)
+                if not isinstance(default, exp.Null):
+                    value = exp.Coalesce(this=value, expressions=[default])
+                cols.append(value.as_(name, quoted=True))
+        for agg in stage:
+            if not compiler.groupable(agg):
+                cols.append(compiler.expr(agg, scope).as_(names[id(agg)], quoted=True))
+        kept: list[Any] = (
+            [exp.Column(this=exp.Star(), table=exp.to_identifier(PATIENT_ALIAS))]
+            if columns is None  # a later stage keeps every column of the previous one
+            else [col(PATIENT_ALIAS, c).as_(c, quoted=True) for c in columns]
+        )
+        select = exp.select(*kept, *cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+        for query, alias in joins:
+            on = exp.EQ(this=col(alias, "patient_id"), expression=col(PATIENT_ALIAS, "patient_id"))
+            select = select.join(exp.Subquery(this=query, alias=alias), on=on, join_type="left")
+        return select
+
+    def _execute(
+        self,
+        con: Any,
+        plan: _Plan,
+        created: list[str],
+        keys: list[str],
+        outputs: dict[str, Expr],
+    ) -> pa.Table:
+        """Run the plan: a frame prefix read more than once, or from a correlated subquery,
+        is stored as a table (computed once); one read once is a view (inlined)."""
+        for kind, name, select in plan.steps:
+            created.append(name)
+            if kind == "prefix" and plan.reads[name] <= 1:
+                self._view(con, name, select)
+            else:
+                self._materialize(con, name, select)
+        assert plan.final is not None
+        return self._query_table(con, plan.final, keys, outputs)
 
     def _query_table(
         self, con: Any, select: exp.Select, keys: list[str], outputs: dict[str, Expr]
@@ -304,6 +364,16 @@ class SQLEngine:
             self._exec(con, f"DROP VIEW IF EXISTS {name}")
             return
         self._exec(con, f"DROP TABLE IF EXISTS {name}")
+
+
+@dataclass
+class _Plan:
+    """Statements of one evaluation: ("prefix" | "stage", name, SELECT) in order, the final
+    SELECT, and how often each stored prefix is read."""
+
+    steps: list[tuple[str, str, exp.Select]] = field(default_factory=list)
+    final: exp.Select | None = None
+    reads: Counter[str] = field(default_factory=Counter)
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:

@@ -107,6 +107,8 @@ class Compiler:
         self.materialize: Callable[[exp.Select], str] | None = None
         self.on_use: Callable[[list[str]], None] | None = None  # reads of stored prefixes
         self._correlated = 0  # depth of correlated subqueries being compiled
+        # the patient stage holds a cohort: grouped frames join it to read only its patients
+        self.restricted = False
         self._prefixes: dict[int, tuple[n.Frame, Prefix | None]] = {}
         self.columns_needed: dict[str, set[str]] = {}
 
@@ -131,6 +133,9 @@ class Compiler:
             key = id(e)
             if key in level:
                 return level[key]
+            if key in self.hoisted:  # computed by an earlier stage
+                level[key] = 0
+                return 0
             below = max((visit(c) for c in children(e)), default=0)
             if isinstance(e, n.AGGREGATES) and self.walker.is_patient_level(e):
                 below += 1
@@ -599,7 +604,9 @@ class Compiler:
         source, join = table
         select = select.from_(source)
         parts = [*conds, *select.expressions]
-        uses_stage = any(c.table == palias for x in parts for c in x.find_all(exp.Column))
+        uses_stage = self.restricted or any(
+            c.table == palias for x in parts for c in x.find_all(exp.Column)
+        )
         if uses_stage:
             select = select.join(join[0], on=join[1])
         return select.where(_all(conds))
