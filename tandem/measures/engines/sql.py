@@ -203,13 +203,18 @@ class SQLEngine:
         scope = {PATIENT_VAR: VarInfo(PATIENT_ALIAS), CURRENT: VarInfo(PATIENT_ALIAS)}
         plan = _Plan()
         stored: dict[str, str] = {}  # SQL of a stored frame prefix -> its name
+        cohort_name: str | None = None
 
-        def materialize(select: exp.Select) -> str:
-            sql = select.sql(dialect=self.name)
-            if sql not in stored:
-                stored[sql] = f"tandem_{tag}_f{len(stored) + 1}"
-                plan.steps.append(("prefix", stored[sql], select))
-            return stored[sql]
+        def materialize(select: exp.Select, per_patient: bool) -> str:
+            key = select.sql(dialect=self.name)
+            if key not in stored:
+                stored[key] = f"tandem_{tag}_f{len(stored) + 1}"
+                if cohort_name is not None and per_patient:
+                    # first read after the cohort: only its patients will read the rows
+                    # (applied when stored as a table; a view is inlined into cohort queries)
+                    plan.cohort_only[stored[key]] = cohort_name
+                plan.steps.append(("prefix", stored[key], select))
+            return stored[key]
 
         compiler.materialize = materialize
         compiler.on_use = plan.reads.update
@@ -248,6 +253,7 @@ class SQLEngine:
             current = exp.to_table(cohort)
             compiler.stage_table = current
             compiler.restricted = True
+            cohort_name = cohort
         add_stages(exprs)
         keys = list(outputs)
         final_cols = [col(PATIENT_ALIAS, "patient_id").as_("patient_id")]
@@ -320,8 +326,14 @@ class SQLEngine:
             created.append(name)
             if kind == "prefix" and plan.reads[name] <= 1:
                 self._view(con, name, select)
-            else:
-                self._materialize(con, name, select)
+                continue
+            if name in plan.cohort_only:
+                members = exp.select(col("c", "patient_id")).from_(
+                    exp.to_table(plan.cohort_only[name]).as_("c")
+                )
+                inside = exp.In(this=col("t0", "patient_id"), query=exp.Subquery(this=members))
+                select = select.where(inside, append=True)
+            self._materialize(con, name, select)
         assert plan.final is not None
         return self._query_table(con, plan.final, keys, outputs)
 
@@ -374,6 +386,7 @@ class _Plan:
     steps: list[tuple[str, str, exp.Select]] = field(default_factory=list)
     final: exp.Select | None = None
     reads: Counter[str] = field(default_factory=Counter)
+    cohort_only: dict[str, str] = field(default_factory=dict)  # prefix -> cohort table
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:

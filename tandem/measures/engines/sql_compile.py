@@ -104,7 +104,7 @@ class Compiler:
         self.stage_table: exp.Expression | None = None
         # Row-local frame prefixes are stored once as tables (see ``shared_prefix``):
         # ``materialize(select) -> table name``; None compiles every frame inline.
-        self.materialize: Callable[[exp.Select], str] | None = None
+        self.materialize: Callable[[exp.Select, bool], str] | None = None
         self.on_use: Callable[[list[str]], None] | None = None  # reads of stored prefixes
         self._correlated = 0  # depth of correlated subqueries being compiled
         # the patient stage holds a cohort: grouped frames join it to read only its patients
@@ -467,7 +467,8 @@ class Compiler:
             self._aliases = saved
         if self.on_use is not None:
             self.on_use([parent.table])
-        return Prefix(self.materialize(select), len(steps), {id(step): residual})
+        per_patient = "patient_id" in steps[0].columns
+        return Prefix(self.materialize(select, per_patient), len(steps), {id(step): residual})
 
     def _store_prefix(self, table: n.Table, local: list[tuple[n.Frame, list[n.Expr]]]) -> str:
         assert self.materialize is not None
@@ -495,7 +496,7 @@ class Compiler:
             select = exp.select(*cols).from_(source).where(_all(conds))
         finally:
             self._aliases = saved
-        return self.materialize(select)
+        return self.materialize(select, "patient_id" in table.columns)
 
     def note_columns(self, exprs: list[n.Expr]) -> None:
         """Record the columns each table is read for (stored prefixes keep only those)."""
