@@ -102,7 +102,9 @@ def _run_table(
         return table
     raw = eng.run(outputs, data, vs, params)
     keys = list(outputs)
-    return results_table([(pid, *(row[k] for k in keys)) for pid, row in raw.items()], keys, outputs)
+    return results_table(
+        [(pid, *(row[k] for k in keys)) for pid, row in raw.items()], keys, outputs
+    )
 
 
 def run_outputs(

@@ -106,8 +106,7 @@ class MeasureResult:
                 for g, evidence, reasons in self.plan:
                     pr.populations[g.id] = {c: v[i] for c, v in scores[g.id].items()}
                     pr.evidence[g.id] = {
-                        code: {name: values[key] for name, key in items}
-                        for code, items in evidence
+                        code: {name: values[key] for name, key in items} for code, items in evidence
                     }
                     pr.reasons[g.id] = {
                         code: [name for name, key in items if values[key] is True]
@@ -248,9 +247,7 @@ def summarise(
             order = sorted(range(len(labels)), key=lambda i: (labels[i] is None, str(labels[i])))
             size = len(labels)
             sizes = np.bincount(codes, minlength=size)
-            sums = {
-                c: np.bincount(codes, weights=v, minlength=size) for c, v in stratified.items()
-            }
+            sums = {c: np.bincount(codes, weights=v, minlength=size) for c, v in stratified.items()}
             for i in order:
                 counts = {c: int(sums[c][i]) for c in stratified}
                 rows.append(_summary_counts(g.id, s.id, labels[i], counts, int(sizes[i])))

@@ -51,9 +51,7 @@ class Engine(Protocol):
     ) -> Results: ...
 
 
-def results_table(
-    rows: Any, keys: list[str], outputs: Mapping[str, Expr]
-) -> pa.Table:
+def results_table(rows: Any, keys: list[str], outputs: Mapping[str, Expr]) -> pa.Table:
     """Engine rows ``(patient_id, value per key...)`` as an Arrow table of canonical types:
     ``patient_id`` then one column per output, sorted by ``patient_id``."""
     rows = sorted(rows, key=lambda r: str(r[0]))

@@ -95,7 +95,9 @@ class SparkEngine(SQLEngine):
         self.last_sql.append(sql)
         return con.sql(sql).collect()
 
-    def _materialize(self, con: Any, name: str, select: exp.Select) -> None:
+    def _materialize(
+        self, con: Any, name: str, select: exp.Select, *, per_patient: bool = True
+    ) -> None:
         sql = select.sql(dialect="spark")
         self.last_sql.append(sql)
         con.sql(sql).localCheckpoint().createOrReplaceTempView(name)

@@ -213,6 +213,8 @@ class SQLEngine:
                     # first read after the cohort: only its patients will read the rows
                     # (applied when stored as a table; a view is inlined into cohort queries)
                     plan.cohort_only[stored[key]] = cohort_name
+                if not per_patient:  # sites, practitioners
+                    plan.no_patient.add(stored[key])
                 plan.steps.append(("prefix", stored[key], select))
             return stored[key]
 
@@ -333,7 +335,7 @@ class SQLEngine:
                 )
                 inside = exp.In(this=col("t0", "patient_id"), query=exp.Subquery(this=members))
                 select = select.where(inside, append=True)
-            self._materialize(con, name, select)
+            self._materialize(con, name, select, per_patient=name not in plan.no_patient)
         assert plan.final is not None
         return self._query_table(con, plan.final, keys, outputs)
 
@@ -346,8 +348,11 @@ class SQLEngine:
             return conform_results(con.sql(sql).to_arrow_table(), keys, outputs)
         return results_table(self._query(con, select), keys, outputs)
 
-    def _materialize(self, con: Any, name: str, select: exp.Select) -> None:
-        """Store a stage as a temporary table (indexed on ``patient_id`` outside DuckDB)."""
+    def _materialize(
+        self, con: Any, name: str, select: exp.Select, *, per_patient: bool = True
+    ) -> None:
+        """Store a stage or frame prefix as a temporary table (indexed on ``patient_id``
+        outside DuckDB when it has one)."""
         create = exp.Create(
             this=exp.to_table(name),
             kind="TABLE",
@@ -355,7 +360,7 @@ class SQLEngine:
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         )
         self._exec(con, create.sql(dialect=self.name))
-        if self.name != "duckdb":
+        if self.name != "duckdb" and per_patient:
             self._exec(con, f'CREATE INDEX {name}_pid ON {name} ("patient_id")')
 
     def _view(self, con: Any, name: str, select: exp.Select) -> None:
@@ -387,6 +392,7 @@ class _Plan:
     final: exp.Select | None = None
     reads: Counter[str] = field(default_factory=Counter)
     cohort_only: dict[str, str] = field(default_factory=dict)  # prefix -> cohort table
+    no_patient: set[str] = field(default_factory=set)  # prefixes without patient_id
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:

@@ -13,8 +13,8 @@ Shape of the generated SQL (see ``engines.sql`` for how it runs):
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
@@ -223,7 +223,9 @@ class Compiler:
             return exp.Paren(this=exp.Div(this=self.d.to_float(a), expression=den))
         return exp.Paren(this=_ARITH[e.op](this=a, expression=b))
 
-    def in_valueset(self, e: n.InValueSet, scope: Scope, also: tuple[str, ...] = ()) -> exp.Expression:
+    def in_valueset(
+        self, e: n.InValueSet, scope: Scope, also: tuple[str, ...] = ()
+    ) -> exp.Expression:
         """Membership of ``(system, code)`` in ``e.valueset`` (or any of ``also``): false, not
         null, when either is null."""
         ids = [exp.Literal.string(v) for v in (e.valueset, *also)]
@@ -239,7 +241,9 @@ class Compiler:
             # slower mark join); COALESCE: IN over a null code is null, EXISTS is false
             sub = exp.select(col(alias, "system"), col(alias, "code"))
             sub = sub.from_(self.table_ref(VS_TABLE).as_(alias)).where(which)
-            member = exp.In(this=exp.Tuple(expressions=[system, code]), query=exp.Subquery(this=sub))
+            member = exp.In(
+                this=exp.Tuple(expressions=[system, code]), query=exp.Subquery(this=sub)
+            )
             return exp.Coalesce(this=member, expressions=[exp.Boolean(this=False)])
         cond = exp.and_(
             which,
@@ -367,7 +371,6 @@ class Compiler:
             inner[own_row.var_id] = VarInfo(alias, dict(annotations))
         return ((table, join), conds, alias), inner
 
-
     # --- shared frame prefixes -------------------------------------------------------------
     def _row_local(self, x: n.Expr, chain: set[int]) -> bool:
         """``x`` reads only rows of the frame's own chain and constants: the same value for
@@ -457,10 +460,10 @@ class Compiler:
             scope: Scope = {PATIENT_VAR: row, CURRENT: row}
             for x in steps[1:]:
                 scope[x.row.var_id] = row  # type: ignore[attr-defined]
-            cols: list[exp.Expression] = [exp.Star()]
+            cols: list[Any] = [exp.Star()]
             if isinstance(step, n.Annotate):
                 cols += [self.expr(x, scope).as_(nm, quoted=True) for nm, x in step.exprs.items()]
-            conds = [exp.Paren(this=self.expr(c, scope)) for c in mine]
+            conds: list[exp.Expression] = [exp.Paren(this=self.expr(c, scope)) for c in mine]
             source = exp.to_table(parent.table).as_(alias)
             select = exp.select(*cols).from_(source).where(_all(conds))
         finally:
@@ -486,11 +489,11 @@ class Compiler:
                     for name, x in step.exprs.items():
                         annotations[name] = (step.row.var_id, x)
             wanted = self.columns_needed.get(table.table_name)
-            names = list(table.columns) if wanted is None else [
-                c for c in table.columns if c in wanted
-            ]
-            cols: list[exp.Expression] = [col(alias, c).as_(c, quoted=True) for c in names]
-            for name, (var, x) in annotations.items():
+            names = (
+                list(table.columns) if wanted is None else [c for c in table.columns if c in wanted]
+            )
+            cols: list[Any] = [col(alias, c).as_(c, quoted=True) for c in names]
+            for name, (_var, x) in annotations.items():
                 cols.append(self.expr(x, scope).as_(name, quoted=True))
             source = self.table_ref(table.table_name).as_(alias)
             select = exp.select(*cols).from_(source).where(_all(conds))
@@ -566,7 +569,9 @@ class Compiler:
             return False
         return "patient_id" in n.root_table(e.frame).columns
 
-    def grouped(self, aggs: list[n.Expr], names: dict[int, str]) -> list[tuple[exp.Select, list[tuple[str, exp.Expression]]]]:
+    def grouped(
+        self, aggs: list[n.Expr], names: dict[int, str]
+    ) -> list[tuple[exp.Select, list[tuple[str, exp.Expression]]]]:
         """One ``SELECT patient_id, ... GROUP BY patient_id`` (or first-row pick) per frame.
 
         Returns (query, [(column, value for patients without rows)]) per query; the caller
@@ -618,7 +623,7 @@ class Compiler:
         frame = members[0].frame  # type: ignore[attr-defined]
         rows = [e.row for e in members if isinstance(e, n.Agg)]
         table, conds, alias, inner, palias = self._grouped_source(frame, rows)
-        cols: list[exp.Expression] = [col(alias, "patient_id").as_("patient_id")]
+        cols: list[Any] = [col(alias, "patient_id").as_("patient_id")]
         defaults: list[tuple[str, exp.Expression]] = []
         zero = exp.Literal.number(0)
         for e in members:
@@ -656,7 +661,10 @@ class Compiler:
         table, conds, alias, inner, palias = self._grouped_source(e.frame, [e.row])
         values = [names[id(m)] for m in members]
         cols = [col(alias, "patient_id").as_("patient_id")]
-        cols += [self.expr(m.value, inner).as_(v, quoted=True) for m, v in zip(members, values, strict=True)]
+        cols += [
+            self.expr(m.value, inner).as_(v, quoted=True)
+            for m, v in zip(members, values, strict=True)
+        ]
         cols += [self.expr(k, inner).as_(f"k{i}") for i, k in enumerate(e.keys)]
         cols.append(col(alias, e.frame.id_column).as_("tandem_id"))
         has_code = "code" in e.frame.columns
@@ -664,7 +672,9 @@ class Compiler:
             code = exp.Coalesce(this=col(alias, "code"), expressions=[exp.Literal.string("")])
             cols.append(code.as_("tandem_code"))
         rows = f"r{next(self._aliases)}"
-        base = exp.Subquery(this=self._with_source(exp.select(*cols), table, conds, palias), alias=rows)
+        base = exp.Subquery(
+            this=self._with_source(exp.select(*cols), table, conds, palias), alias=rows
+        )
         desc = e.last
         order = [
             exp.Ordered(
@@ -688,7 +698,9 @@ class Compiler:
         ranked_cols += [col(rows, v).as_(v, quoted=True) for v in values]
         ranked_sel = exp.select(*ranked_cols, rank.as_("tandem_rank")).from_(base)
         if e.nulls == "skip":
-            ranked_sel = ranked_sel.where(exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null())))
+            ranked_sel = ranked_sel.where(
+                exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null()))
+            )
         ranked = f"r{next(self._aliases)}"
         outer_cols = [col(ranked, "patient_id").as_("patient_id")]
         outer_cols += [col(ranked, v).as_(v, quoted=True) for v in values]
