@@ -134,6 +134,55 @@ def run_outputs(
     return table_results(table)
 
 
+def _cohort(measure: Measure, outputs: dict[str, Expr]) -> Expr | None:
+    """The union of the groups' initial populations. Evidence and strata are reported inside
+    it only (lang_results), so engines may compute everything else for that cohort alone."""
+    initial = [
+        outputs[key] for g in measure.groups if (key := f"{g.id}|initial-population") in outputs
+    ]
+    return functools.reduce(operator.or_, initial) if initial else None
+
+
+def evaluate_many(
+    measures: list[Measure],
+    tables: Mapping[str, pa.Table] | None,
+    valuesets: ValueSets,
+    *,
+    period: tuple[dt.date, dt.date],
+    engine: str | Engine = "duckdb",
+    connection: Any = None,
+    table_prefix: str = "",
+) -> list[lang_results.MeasureResult]:
+    """Evaluate several measures (each with its default parameters) in one engine run.
+
+    The SQL engines share what the measures have in common (stored frame prefixes, the
+    value-set table, loaded tables); results are identical to ``evaluate`` per measure.
+    """
+    eng = (
+        get_engine(engine, connection=connection, table_prefix=table_prefix)
+        if isinstance(engine, str)
+        else engine
+    )
+    run_tables = getattr(eng, "run_tables", None)
+    if run_tables is None:
+        return [evaluate(m, tables, valuesets, period=period, engine=eng) for m in measures]
+    from tandem.measures.engines.sql import Job
+
+    jobs, needed = [], set()
+    for m in measures:
+        outputs = m.outputs()
+        exprs = list(outputs.values())
+        jobs.append(Job(outputs, _params(exprs, m.parameters, None, period), _cohort(m, outputs)))
+        needed |= valuesets_used(exprs)
+    vs = resolve_valuesets(needed, valuesets)
+    data = dict(tables) if tables is not None else None
+    results = run_tables(jobs, data, vs)
+    return [
+        lang_results.build(m, table, period, eng.name)
+        for m, table in zip(measures, results, strict=True)
+    ]
+
+
 def measure_table(
     measure: Measure,
     tables: Mapping[str, pa.Table] | None,
@@ -147,12 +196,7 @@ def measure_table(
 ) -> pa.Table:
     """The engine's raw outputs of ``measure`` (``lang_results.build`` scores them)."""
     outputs = measure.outputs()
-    # evidence and strata are reported inside the initial populations only (lang_results),
-    # so engines may compute everything else for that cohort alone
-    initial = [
-        outputs[key] for g in measure.groups if (key := f"{g.id}|initial-population") in outputs
-    ]
-    cohort = functools.reduce(operator.or_, initial) if initial else None
+    cohort = _cohort(measure, outputs)
     return _run_table(
         outputs,
         tables,

@@ -160,6 +160,17 @@ class SQLEngine:
         only for the patients where it is true (the cohort). With ``keep_all`` the other
         patients are listed with null outputs, else left out.
         """
+        job = Job(outputs, params, population, keep_all)
+        return self.run_tables([job], tables, valuesets)[0]
+
+    def run_tables(
+        self,
+        jobs: list[Job],
+        tables: dict[str, pa.Table] | None,
+        valuesets: dict[str, frozenset[tuple[str, str]]],
+    ) -> list[pa.Table]:
+        """Several evaluations in one run (``run_table`` per job) sharing their stored frame
+        prefixes: a prefix two jobs read is computed once (a measure suite shares many)."""
         self.last_sql = []
         con = self._connect()
         tag = uuid.uuid4().hex[:8]
@@ -167,7 +178,7 @@ class SQLEngine:
         created: list[str] = []
         try:
             if tables is not None:
-                needed = tables_used(list(outputs.values()))
+                needed = tables_used([e for job in jobs for e in job.exprs()])
                 for name, table in prepare_tables(tables, only=needed).items():
                     tmp[name] = f"tandem_{tag}_{name}"
                     self._load(con, tmp[name], table)
@@ -178,48 +189,53 @@ class SQLEngine:
             if self.name in ("sqlite", "postgres"):
                 vs = tmp[VS_TABLE]
                 self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
-            plan = self._compile(outputs, params, tmp, tag, population, keep_all)
-            return self._execute(con, plan, created, list(outputs), outputs)
+            store = _Store()
+            plans = [self._compile(job, tmp, f"{tag}_{i}", store, i) for i, job in enumerate(jobs)]
+            return [
+                self._execute(con, plan, store, i, created, job)
+                for i, (plan, job) in enumerate(zip(plans, jobs, strict=True))
+            ]
         finally:
             for name in reversed(created):
                 with contextlib.suppress(Exception):  # best effort clean-up
                     self._drop(con, name)
             self._release(con)
 
-    def _compile(
-        self,
-        outputs: dict[str, Expr],
-        params: dict[str, Any],
-        tmp: dict[str, str],
-        tag: str,
-        population: Expr | None,
-        keep_all: bool,
-    ) -> _Plan:
-        """Every statement of the evaluation, in order (nothing runs while compiling)."""
+    def _compile(self, job: Job, tmp: dict[str, str], tag: str, store: _Store, index: int) -> _Plan:
+        """Every statement of one job, in order (nothing runs while compiling)."""
         walker = Walker()
         ref = self._table_ref(tmp)
-        compiler = Compiler(self.dialect, ref, params, walker)
+        compiler = Compiler(self.dialect, ref, job.params, walker)
+        outputs, population = job.outputs, job.population
         exprs = list(outputs.values())
         scope = {PATIENT_VAR: VarInfo(PATIENT_ALIAS), CURRENT: VarInfo(PATIENT_ALIAS)}
         plan = _Plan()
-        stored: dict[str, str] = {}  # SQL of a stored frame prefix -> its name
         cohort_name: str | None = None
 
         def materialize(select: exp.Select, per_patient: bool) -> str:
+            restrict = cohort_name if per_patient else None
             key = select.sql(dialect=self.name)
-            if key not in stored:
-                stored[key] = f"tandem_{tag}_f{len(stored) + 1}"
-                if cohort_name is not None and per_patient:
-                    # first read after the cohort: only its patients will read the rows
-                    # (applied when stored as a table; a view is inlined into cohort queries)
-                    plan.cohort_only[stored[key]] = cohort_name
+            if restrict is not None:
+                # first read after the cohort: only its patients will read the rows (applied
+                # when stored as a table; a view is inlined into cohort queries); such a
+                # prefix is this job's own
+                key = f"{restrict}\n{key}"
+            if key not in store.names:
+                name = store.names[key] = f"tandem_{tag}_f{len(store.names) + 1}"
+                if restrict is not None:
+                    store.cohort_only[name] = restrict
                 if not per_patient:  # sites, practitioners
-                    plan.no_patient.add(stored[key])
-                plan.steps.append(("prefix", stored[key], select))
-            return stored[key]
+                    store.no_patient.add(name)
+                plan.steps.append(("prefix", name, select))
+            return store.names[key]
+
+        def read(names: list[str]) -> None:
+            store.reads.update(names)
+            for name in names:
+                store.last_reader[name] = index
 
         compiler.materialize = materialize
-        compiler.on_use = plan.reads.update
+        compiler.on_use = read
         compiler.note_columns([*exprs, *([population] if population is not None else [])])
         current: exp.Expression = ref("patients")
         # the first stage copies only the patient columns the outputs read
@@ -264,7 +280,7 @@ class SQLEngine:
             for i, key in enumerate(keys)
         ]
         final = exp.select(*final_cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
-        if population is not None and keep_all:  # every patient, null outside the cohort
+        if population is not None and job.keep_all:  # every patient, null outside the cohort
             everyone, out = "tandem_all", "tandem_out"
             cols = [col(everyone, "patient_id").as_("patient_id")]
             cols += [col(out, f"o{i}").as_(f"o{i}", quoted=True) for i in range(len(keys))]
@@ -315,29 +331,35 @@ class SQLEngine:
         return select
 
     def _execute(
-        self,
-        con: Any,
-        plan: _Plan,
-        created: list[str],
-        keys: list[str],
-        outputs: dict[str, Expr],
+        self, con: Any, plan: _Plan, store: _Store, index: int, created: list[str], job: Job
     ) -> pa.Table:
-        """Run the plan: a frame prefix read more than once, or from a correlated subquery,
-        is stored as a table (computed once); one read once is a view (inlined)."""
+        """Run one job's plan, then drop its stages and the prefixes no later job reads.
+
+        A frame prefix read more than once (by any job), or from a correlated subquery, is
+        stored as a table (computed once); one read once is a view (inlined where read).
+        """
+        mine: list[str] = []
         for kind, name, select in plan.steps:
             created.append(name)
-            if kind == "prefix" and plan.reads[name] <= 1:
+            mine.append(name)
+            if kind == "prefix" and store.reads[name] <= 1:
                 self._view(con, name, select)
                 continue
-            if name in plan.cohort_only:
+            if name in store.cohort_only:
                 members = exp.select(col("c", "patient_id")).from_(
-                    exp.to_table(plan.cohort_only[name]).as_("c")
+                    exp.to_table(store.cohort_only[name]).as_("c")
                 )
                 inside = exp.In(this=col("t0", "patient_id"), query=exp.Subquery(this=members))
                 select = select.where(inside, append=True)
-            self._materialize(con, name, select, per_patient=name not in plan.no_patient)
+            self._materialize(con, name, select, per_patient=name not in store.no_patient)
         assert plan.final is not None
-        return self._query_table(con, plan.final, keys, outputs)
+        result = self._query_table(con, plan.final, list(job.outputs), job.outputs)
+        done = [n for n in created if n in store.last_reader and store.last_reader[n] <= index]
+        done += [n for n in mine if n not in store.last_reader]  # this job's stages
+        for name in sorted(done, key=created.index, reverse=True):
+            self._drop(con, name)
+            created.remove(name)
+        return result
 
     def _query_table(
         self, con: Any, select: exp.Select, keys: list[str], outputs: dict[str, Expr]
@@ -384,13 +406,35 @@ class SQLEngine:
 
 
 @dataclass
+class Job:
+    """One evaluation of ``SQLEngine.run_tables`` (the arguments of ``run_table``)."""
+
+    outputs: dict[str, Expr]
+    params: dict[str, Any]
+    population: Expr | None = None
+    keep_all: bool = True
+
+    def exprs(self) -> list[Expr]:
+        extra = [] if self.population is None else [self.population]
+        return [*self.outputs.values(), *extra]
+
+
+@dataclass
 class _Plan:
-    """Statements of one evaluation: ("prefix" | "stage", name, SELECT) in order, the final
-    SELECT, and how often each stored prefix is read."""
+    """Statements of one job: ("prefix" | "stage", name, SELECT) in order, then the final
+    SELECT."""
 
     steps: list[tuple[str, str, exp.Select]] = field(default_factory=list)
     final: exp.Select | None = None
-    reads: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Store:
+    """Stored frame prefixes shared by the jobs of one run."""
+
+    names: dict[str, str] = field(default_factory=dict)  # SQL (+ cohort) -> name
+    reads: Counter[str] = field(default_factory=Counter)  # reads by all jobs
+    last_reader: dict[str, int] = field(default_factory=dict)  # name -> last job reading it
     cohort_only: dict[str, str] = field(default_factory=dict)  # prefix -> cohort table
     no_patient: set[str] = field(default_factory=set)  # prefixes without patient_id
 
@@ -423,4 +467,4 @@ def _valueset_table(valuesets: dict[str, frozenset[tuple[str, str]]]) -> pa.Tabl
     )
 
 
-__all__ = ["POSTGRES_URL", "SQLEngine"]
+__all__ = ["POSTGRES_URL", "Job", "SQLEngine"]
