@@ -6,8 +6,17 @@ PostgreSQL connection) or an existing DB-API connection whose tables or views ca
 contract's names, optionally behind a ``table_prefix`` (``"analytics."`` for a schema,
 ``"a_"`` for a name prefix). Value sets always go into a temporary table.
 
-Execution: stage tables of hoisted patient-level aggregates (temporary tables, indexed on
-``patient_id`` where that helps), then one final SELECT of the outputs.
+Execution (compiled whole first, then run; see ``docs/measures/language.md`` §6):
+
+1. stored frame prefixes (the row-local filters of frames) — a temporary table when read more
+   than once or from a correlated subquery, else a temporary view;
+2. when a population is given (``evaluate``: the union of the initial populations), the
+   stages it needs, then the cohort table of the patients where it holds;
+3. stage tables of the remaining patient-level aggregates (GROUP BY per frame, LEFT JOINed;
+   indexed on ``patient_id`` outside DuckDB), over the cohort;
+4. one final SELECT of the outputs (every patient, null outside the cohort), fetched as Arrow.
+
+``run_tables`` runs several such jobs (a measure suite) sharing the stored prefixes.
 """
 
 from __future__ import annotations

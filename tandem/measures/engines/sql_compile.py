@@ -5,9 +5,13 @@ Shape of the generated SQL (see ``engines.sql`` for how it runs):
 - Patient-level aggregates are *hoisted*: computed once per patient as columns ``v<k>`` of
   stage tables built on top of ``patients`` (stage k holds every aggregate whose inputs are
   in stages < k). Anything else refers to them as ``p.v<k>``.
+  Over per-patient rows they are decorrelated (``grouped``): one ``GROUP BY patient_id``
+  (or ``ROW_NUMBER()`` pick) per frame, LEFT JOINed onto the previous stage.
 - Every other aggregate (one correlated with an outer row) is a correlated scalar subquery
   over its frame, flattened to one ``FROM table AS t<n> WHERE patient AND predicates``;
   annotated columns are inlined as their expressions.
+- The row-local part of each frame (``shared_prefix``) is handed to ``materialize`` and read
+  from the table or view it returns.
 """
 
 from __future__ import annotations
