@@ -235,6 +235,15 @@ class SQLEngine:
                     store.cohort_only[name] = restrict
                 if not per_patient:  # sites, practitioners
                     store.no_patient.add(name)
+                source = select.find(exp.Table)
+                if (
+                    source is not None
+                    and source.name in store.prefixes
+                    and len(list(select.find_all(exp.Select))) == 1
+                ):
+                    # a plain filter of a stored prefix: cheaper to repeat than to copy
+                    store.plain_filters.add(name)
+                store.prefixes.add(name)
                 plan.steps.append(("prefix", name, select))
             return store.names[key]
 
@@ -345,13 +354,14 @@ class SQLEngine:
         """Run one job's plan, then drop its stages and the prefixes no later job reads.
 
         A frame prefix read more than once (by any job), or from a correlated subquery, is
-        stored as a table (computed once); one read once is a view (inlined where read).
+        stored as a table (computed once); one read once, or a plain filter of another
+        stored prefix, is a view (inlined where read).
         """
         mine: list[str] = []
         for kind, name, select in plan.steps:
             created.append(name)
             mine.append(name)
-            if kind == "prefix" and store.reads[name] <= 1:
+            if kind == "prefix" and (store.reads[name] <= 1 or name in store.plain_filters):
                 self._view(con, name, select)
                 continue
             if name in store.cohort_only:
@@ -446,6 +456,8 @@ class _Store:
     last_reader: dict[str, int] = field(default_factory=dict)  # name -> last job reading it
     cohort_only: dict[str, str] = field(default_factory=dict)  # prefix -> cohort table
     no_patient: set[str] = field(default_factory=set)  # prefixes without patient_id
+    prefixes: set[str] = field(default_factory=set)
+    plain_filters: set[str] = field(default_factory=set)  # always views (see _compile)
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:
