@@ -279,12 +279,18 @@ class SQLEngine:
         compiler.stage_table = current
         if population is not None:
             # the cohort first: later stages, and the frames they join, see only its patients
+            before = len(plan.steps)
             add_stages([population])
             cohort = f"tandem_{tag}_cohort"
             keep = exp.Coalesce(
                 this=compiler.expr(population, scope), expressions=[exp.Boolean(this=False)]
             )
-            select = exp.select(exp.Star()).from_(current.as_(PATIENT_ALIAS)).where(keep)  # type: ignore[attr-defined]
+            source: Any = current.as_(PATIENT_ALIAS)  # type: ignore[attr-defined]
+            if len(plan.steps) > before and plan.steps[-1][0] == "stage":
+                # filter the population's last stage as it is computed (one table, not two)
+                _, _, last = plan.steps.pop()
+                source = last.subquery(PATIENT_ALIAS)
+            select = exp.select(exp.Star()).from_(source).where(keep)
             plan.steps.append(("stage", cohort, select))
             current = exp.to_table(cohort)
             compiler.stage_table = current
