@@ -47,6 +47,12 @@ def get_engine(name: str, *, connection: Any = None, table_prefix: str = "") -> 
     raise ValueError(f"unknown engine {name!r}; choose one of {ENGINES}")
 
 
+def _engine(engine: str | Engine, connection: Any, table_prefix: str) -> Engine:
+    if isinstance(engine, str):
+        return get_engine(engine, connection=connection, table_prefix=table_prefix)
+    return engine
+
+
 def _params(
     exprs: list[Expr],
     defaults: Mapping[str, Any],
@@ -89,11 +95,7 @@ def _run_table(
     exprs = list(outputs.values())
     params = _params(exprs, defaults or {}, parameters, period)
     vs = resolve_valuesets(valuesets_used(exprs), valuesets)
-    eng = (
-        get_engine(engine, connection=connection, table_prefix=table_prefix)
-        if isinstance(engine, str)
-        else engine
-    )
+    eng = _engine(engine, connection, table_prefix)
     data = dict(tables) if tables is not None else None
     run_table = getattr(eng, "run_table", None)
     if run_table is not None:
@@ -158,11 +160,7 @@ def evaluate_many(
     The SQL engines share what the measures have in common (stored frame prefixes, the
     value-set table, loaded tables); results are identical to ``evaluate`` per measure.
     """
-    eng = (
-        get_engine(engine, connection=connection, table_prefix=table_prefix)
-        if isinstance(engine, str)
-        else engine
-    )
+    eng = _engine(engine, connection, table_prefix)
     run_tables = getattr(eng, "run_tables", None)
     if run_tables is None:
         return [evaluate(m, tables, valuesets, period=period, engine=eng) for m in measures]

@@ -16,8 +16,9 @@ Shape of the generated SQL (see ``engines.sql`` for how it runs):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,16 +418,11 @@ class Compiler:
         residual: dict[int, list[n.Expr]] = {}
         for step in steps[1:]:
             chain.add(step.row.var_id)  # type: ignore[attr-defined]
-            if isinstance(step, n.Annotate):
-                if not all(self._row_local(x, chain) for x in step.exprs.values()):
-                    break
-                local.append((step, []))
-            else:
-                assert isinstance(step, n.Where)
-                parts = _conjuncts(step.predicate)
-                mine = [c for c in parts if self._row_local(c, chain)]
-                residual[id(step)] = [c for c in parts if not any(c is m for m in mine)]
-                local.append((step, mine))
+            split = self._split(step, chain)
+            if split is None:
+                break
+            mine, residual[id(step)] = split
+            local.append((step, mine))
             upto += 1
         result = None
         if any(conds for _, conds in local):
@@ -442,23 +438,14 @@ class Compiler:
         if parent is None or parent.upto != len(steps) - 1 or any(parent.residual.values()):
             return None
         step = steps[-1]
-        chain = {x.row.var_id for x in steps[1:]}  # type: ignore[attr-defined]
-        if isinstance(step, n.Annotate):
-            if not all(self._row_local(x, chain) for x in step.exprs.values()):
-                return parent
-            mine: list[n.Expr] = []
-            residual: list[n.Expr] = []
-        else:
-            assert isinstance(step, n.Where)
-            parts = _conjuncts(step.predicate)
-            mine = [c for c in parts if self._row_local(c, chain)]
-            residual = [c for c in parts if not any(c is m for m in mine)]
-            if not mine:
-                return Prefix(parent.table, len(steps), {id(step): residual})
+        split = self._split(step, {x.row.var_id for x in steps[1:]})  # type: ignore[attr-defined]
+        if split is None:  # a with_columns step that reads the patient or an outer row
+            return parent
+        mine, residual = split
+        if isinstance(step, n.Where) and not mine:
+            return Prefix(parent.table, len(steps), {id(step): residual})
         assert self.materialize is not None
-        saved = self._aliases
-        self._aliases = itertools.count(1)
-        try:
+        with self._fresh_aliases():
             alias = "t0"
             row = VarInfo(alias)
             scope: Scope = {PATIENT_VAR: row, CURRENT: row}
@@ -470,18 +457,35 @@ class Compiler:
             conds: list[exp.Expression] = [exp.Paren(this=self.expr(c, scope)) for c in mine]
             source = exp.to_table(parent.table).as_(alias)
             select = exp.select(*cols).from_(source).where(_all(conds))
-        finally:
-            self._aliases = saved
         if self.on_use is not None:
             self.on_use([parent.table])
         per_patient = "patient_id" in steps[0].columns
         return Prefix(self.materialize(select, per_patient), len(steps), {id(step): residual})
 
+    def _split(self, step: n.Frame, chain: set[int]) -> tuple[list[n.Expr], list[n.Expr]] | None:
+        """(row-local conjuncts, the others) of a ``where`` step; ``([], [])`` for a
+        ``with_columns`` step that is row-local, None for one that is not."""
+        if isinstance(step, n.Annotate):
+            local = all(self._row_local(x, chain) for x in step.exprs.values())
+            return ([], []) if local else None
+        assert isinstance(step, n.Where)
+        parts = _conjuncts(step.predicate)
+        mine = [c for c in parts if self._row_local(c, chain)]
+        return mine, [c for c in parts if not any(c is m for m in mine)]
+
+    @contextlib.contextmanager
+    def _fresh_aliases(self) -> Iterator[None]:
+        """Aliases from 1 again: the same SQL for the same prefix, wherever it is used."""
+        saved = self._aliases
+        self._aliases = itertools.count(1)
+        try:
+            yield
+        finally:
+            self._aliases = saved
+
     def _store_prefix(self, table: n.Table, local: list[tuple[n.Frame, list[n.Expr]]]) -> str:
         assert self.materialize is not None
-        saved = self._aliases
-        self._aliases = itertools.count(1)  # the same SQL for the same prefix, wherever used
-        try:
+        with self._fresh_aliases():
             alias = "t0"
             scope: Scope = {PATIENT_VAR: VarInfo(alias), CURRENT: VarInfo(alias)}
             conds: list[exp.Expression] = []
@@ -501,8 +505,6 @@ class Compiler:
                 cols.append(self.expr(x, scope).as_(name, quoted=True))
             source = self.table_ref(table.table_name).as_(alias)
             select = exp.select(*cols).from_(source).where(_all(conds))
-        finally:
-            self._aliases = saved
         return self.materialize(select, "patient_id" in table.columns)
 
     def note_columns(self, exprs: list[n.Expr]) -> None:
@@ -581,13 +583,11 @@ class Compiler:
         Returns (query, [(column, value for patients without rows)]) per query; the caller
         LEFT JOINs each query onto the patient stage on ``patient_id``.
         """
-        by_frame: dict[tuple[str, int], list[n.Expr]] = {}
-        keep: list[Any] = []
+        by_frame: dict[tuple[str, int], list[n.Expr]] = {}  # the aggregates keep ids alive
         for e in aggs:
             source: Any = e.picked if isinstance(e, n.Pick) else e.frame  # type: ignore[attr-defined]
             kind = "pick" if isinstance(e, n.Pick) else "agg"
             by_frame.setdefault((kind, id(source)), []).append(e)
-            keep.append(source)
         out = []
         for (kind, _), members in by_frame.items():
             if kind == "pick":
