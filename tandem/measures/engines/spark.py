@@ -96,14 +96,20 @@ class SparkEngine(SQLEngine):
         return con.sql(sql).collect()
 
     def _materialize(
-        self, con: Any, name: str, select: exp.Select, *, per_patient: bool = True
+        self,
+        con: Any,
+        name: str,
+        select: exp.Select,
+        sql: str | None = None,
+        *,
+        per_patient: bool = True,
     ) -> None:
-        sql = select.sql(dialect="spark")
+        sql = sql if sql is not None else select.sql(dialect="spark")
         self.last_sql.append(sql)
         con.sql(sql).localCheckpoint().createOrReplaceTempView(name)
 
-    def _view(self, con: Any, name: str, select: exp.Select) -> None:
-        sql = select.sql(dialect="spark")
+    def _view(self, con: Any, name: str, select: exp.Select, sql: str | None = None) -> None:
+        sql = sql if sql is not None else select.sql(dialect="spark")
         self.last_sql.append(sql)
         con.sql(sql).createOrReplaceTempView(name)
 

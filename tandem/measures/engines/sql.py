@@ -47,6 +47,8 @@ from tandem.measures.engines.sql_compile import (
     Compiler,
     VarInfo,
     col,
+    left_join,
+    named_table,
 )
 from tandem.measures.lang_nodes import Expr, arrow_dtype
 from tandem.measures.lang_walk import PATIENT_VAR, Walker, tables_used
@@ -93,7 +95,7 @@ class SQLEngine:
 
         def ref(name: str) -> exp.Table:
             if name in tmp:
-                return exp.to_table(tmp[name])
+                return named_table(tmp[name])
             if "." in prefix:
                 db, _, rest = prefix.rpartition(".")
                 return exp.Table(this=exp.to_identifier(rest + name), db=exp.to_identifier(db))
@@ -223,7 +225,8 @@ class SQLEngine:
 
         def materialize(select: exp.Select, per_patient: bool) -> str:
             restrict = cohort_name if per_patient else None
-            key = select.sql(dialect=self.name)
+            sql = select.sql(dialect=self.name)
+            key = sql
             if restrict is not None:
                 # first read after the cohort: only its patients will read the rows (applied
                 # when stored as a table; a view is inlined into cohort queries); such a
@@ -244,7 +247,7 @@ class SQLEngine:
                     # a plain filter of a stored prefix: cheaper to repeat than to copy
                     store.plain_filters.add(name)
                 store.prefixes.add(name)
-                plan.steps.append(("prefix", name, select))
+                plan.steps.append(("prefix", name, select, sql))
             return store.names[key]
 
         def read(names: list[str]) -> None:
@@ -271,9 +274,9 @@ class SQLEngine:
                 name = f"tandem_{tag}_s{len(plan.steps) + 1}"
                 columns = [c for c, _ in first] if counter == len(names) else None
                 select = self._stage(compiler, stage, names, current, scope, columns)
-                plan.steps.append(("stage", name, select))
+                plan.steps.append(("stage", name, select, None))
                 compiler.hoisted.update(names)
-                current = exp.to_table(name)
+                current = named_table(name)
                 compiler.stage_table = current
 
         compiler.stage_table = current
@@ -288,31 +291,37 @@ class SQLEngine:
             source: Any = current.as_(PATIENT_ALIAS)  # type: ignore[attr-defined]
             if len(plan.steps) > before and plan.steps[-1][0] == "stage":
                 # filter the population's last stage as it is computed (one table, not two)
-                _, _, last = plan.steps.pop()
-                source = last.subquery(PATIENT_ALIAS)
-            select = exp.select(exp.Star()).from_(source).where(keep)
-            plan.steps.append(("stage", cohort, select))
-            current = exp.to_table(cohort)
+                _, _, last, _ = plan.steps.pop()
+                source = last.subquery(PATIENT_ALIAS, copy=False)
+            select = (
+                exp.select(exp.Star(), copy=False).from_(source, copy=False).where(keep, copy=False)
+            )
+            plan.steps.append(("stage", cohort, select, None))
+            current = named_table(cohort)
             compiler.stage_table = current
             compiler.restricted = True
             cohort_name = cohort
         add_stages(exprs)
         keys = list(outputs)
-        final_cols = [col(PATIENT_ALIAS, "patient_id").as_("patient_id")]
+        final_cols = [col(PATIENT_ALIAS, "patient_id").as_("patient_id", copy=False)]
         final_cols += [
-            compiler.expr(outputs[key], scope).as_(f"o{i}", quoted=True)
+            compiler.expr(outputs[key], scope).as_(f"o{i}", quoted=True, copy=False)
             for i, key in enumerate(keys)
         ]
-        final = exp.select(*final_cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+        final = exp.select(*final_cols, copy=False).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
         if population is not None and job.keep_all:  # every patient, null outside the cohort
             everyone, out = "tandem_all", "tandem_out"
-            cols = [col(everyone, "patient_id").as_("patient_id")]
-            cols += [col(out, f"o{i}").as_(f"o{i}", quoted=True) for i in range(len(keys))]
+            cols = [col(everyone, "patient_id").as_("patient_id", copy=False)]
+            cols += [
+                col(out, f"o{i}").as_(f"o{i}", quoted=True, copy=False) for i in range(len(keys))
+            ]
             on = exp.EQ(this=col(out, "patient_id"), expression=col(everyone, "patient_id"))
-            final = (
-                exp.select(*cols)
-                .from_(ref("patients").as_(everyone))
-                .join(exp.Subquery(this=final, alias=out), on=on, join_type="left")
+            final = left_join(
+                exp.select(*cols, copy=False).from_(
+                    ref("patients").as_(everyone, copy=False), copy=False
+                ),
+                exp.Subquery(this=final, alias=out),
+                on,
             )
         plan.final = final
         return plan
@@ -339,19 +348,19 @@ class SQLEngine:
                 value: exp.Expression = col(alias, name)
                 if not isinstance(default, exp.Null):
                     value = exp.Coalesce(this=value, expressions=[default])
-                cols.append(value.as_(name, quoted=True))
+                cols.append(value.as_(name, quoted=True, copy=False))
         for agg in stage:
             if not compiler.groupable(agg):
-                cols.append(compiler.expr(agg, scope).as_(names[id(agg)], quoted=True))
+                cols.append(compiler.expr(agg, scope).as_(names[id(agg)], quoted=True, copy=False))
         kept: list[Any] = (
             [exp.Column(this=exp.Star(), table=exp.to_identifier(PATIENT_ALIAS))]
             if columns is None  # a later stage keeps every column of the previous one
-            else [col(PATIENT_ALIAS, c).as_(c, quoted=True) for c in columns]
+            else [col(PATIENT_ALIAS, c).as_(c, quoted=True, copy=False) for c in columns]
         )
-        select = exp.select(*kept, *cols).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
+        select = exp.select(*kept, *cols, copy=False).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
         for query, alias in joins:
             on = exp.EQ(this=col(alias, "patient_id"), expression=col(PATIENT_ALIAS, "patient_id"))
-            select = select.join(exp.Subquery(this=query, alias=alias), on=on, join_type="left")
+            select = left_join(select, exp.Subquery(this=query, alias=alias), on)
         return select
 
     def _execute(
@@ -364,19 +373,20 @@ class SQLEngine:
         stored prefix, is a view (inlined where read).
         """
         mine: list[str] = []
-        for kind, name, select in plan.steps:
+        for kind, name, select, sql in plan.steps:
             created.append(name)
             mine.append(name)
             if kind == "prefix" and (store.reads[name] <= 1 or name in store.plain_filters):
-                self._view(con, name, select)
+                self._view(con, name, select, sql)
                 continue
             if name in store.cohort_only:
-                members = exp.select(col("c", "patient_id")).from_(
-                    exp.to_table(store.cohort_only[name]).as_("c")
+                members = exp.select(col("c", "patient_id"), copy=False).from_(
+                    named_table(store.cohort_only[name]).as_("c", copy=False)
                 )
                 inside = exp.In(this=col("t0", "patient_id"), query=exp.Subquery(this=members))
-                select = select.where(inside, append=True)
-            self._materialize(con, name, select, per_patient=name not in store.no_patient)
+                select = select.where(inside, append=True, copy=False)
+                sql = None  # changed: generate again
+            self._materialize(con, name, select, sql, per_patient=name not in store.no_patient)
         assert plan.final is not None
         result = self._query_table(con, plan.final, list(job.outputs), job.outputs)
         done = [n for n in created if n in store.last_reader and store.last_reader[n] <= index]
@@ -396,24 +406,26 @@ class SQLEngine:
         return results_table(self._query(con, select), keys, outputs)
 
     def _materialize(
-        self, con: Any, name: str, select: exp.Select, *, per_patient: bool = True
+        self,
+        con: Any,
+        name: str,
+        select: exp.Select,
+        sql: str | None = None,
+        *,
+        per_patient: bool = True,
     ) -> None:
         """Store a stage or frame prefix as a temporary table (indexed on ``patient_id``
-        outside DuckDB when it has one)."""
-        create = exp.Create(
-            this=exp.to_table(name),
-            kind="TABLE",
-            expression=select,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        self._exec(con, create.sql(dialect=self.name))
+        outside DuckDB when it has one). ``sql``: the select's SQL when already generated."""
+        body = sql if sql is not None else select.sql(dialect=self.name)
+        self._exec(con, f"CREATE TEMPORARY TABLE {name} AS {body}")
         if self.name != "duckdb" and per_patient:
             self._exec(con, f'CREATE INDEX {name}_pid ON {name} ("patient_id")')
 
-    def _view(self, con: Any, name: str, select: exp.Select) -> None:
+    def _view(self, con: Any, name: str, select: exp.Select, sql: str | None = None) -> None:
         """A temporary view (read once: the database inlines it where it is read)."""
         self._views.add(name)
-        self._exec(con, f"CREATE TEMPORARY VIEW {name} AS {select.sql(dialect=self.name)}")
+        body = sql if sql is not None else select.sql(dialect=self.name)
+        self._exec(con, f"CREATE TEMPORARY VIEW {name} AS {body}")
 
     def _query(self, con: Any, select: exp.Select) -> list[Any]:
         return list(self._exec(con, select.sql(dialect=self.name)) or [])
@@ -449,7 +461,7 @@ class _Plan:
     """Statements of one job: ("prefix" | "stage", name, SELECT) in order, then the final
     SELECT."""
 
-    steps: list[tuple[str, str, exp.Select]] = field(default_factory=list)
+    steps: list[tuple[str, str, exp.Select, str | None]] = field(default_factory=list)
     final: exp.Select | None = None
 
 

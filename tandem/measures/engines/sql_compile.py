@@ -78,11 +78,29 @@ def _conjuncts(e: n.Expr) -> list[n.Expr]:
 
 
 def _all(conds: list[exp.Expression]) -> Any:
-    return exp.and_(*conds) if conds else exp.Boolean(this=True)
+    return exp.and_(*conds, copy=False) if conds else exp.Boolean(this=True)
 
 
 def col(alias: str, name: str) -> exp.Column:
     return exp.column(name, table=alias, quoted=True)
+
+
+# Builders that neither parse strings nor copy trees (SQLGlot's defaults do both, which
+# dominated compile time): every node the compiler builds is fresh and used once.
+
+
+def named_table(name: str) -> exp.Table:
+    """A table by its plain (unquoted, unqualified) name."""
+    return exp.Table(this=exp.to_identifier(name))
+
+
+def one() -> exp.Select:
+    return exp.select(exp.Literal.number(1), copy=False)
+
+
+def left_join(select: exp.Select, source: exp.Expression, on: exp.Expression) -> exp.Select:
+    select.append("joins", exp.Join(this=source, on=on, side="LEFT"))
+    return select
 
 
 class Compiler:
@@ -191,7 +209,7 @@ class Compiler:
             return self.func(e, scope)
         if isinstance(e, n.AnyOf):
             parts = [exp.Paren(this=self.expr(b, scope)) for b in e.branches.values()]
-            return exp.Paren(this=exp.or_(*parts)) if len(parts) > 1 else parts[0]
+            return exp.Paren(this=exp.or_(*parts, copy=False)) if len(parts) > 1 else parts[0]
         return self.aggregate(e, scope)
 
     def field(self, e: n.Field, scope: Scope) -> exp.Expression:
@@ -244,8 +262,10 @@ class Compiler:
         if self.d.name == "duckdb":
             # a hash semi-join over the value-set table (DuckDB runs EXISTS per set as a
             # slower mark join); COALESCE: IN over a null code is null, EXISTS is false
-            sub = exp.select(col(alias, "system"), col(alias, "code"))
-            sub = sub.from_(self.table_ref(VS_TABLE).as_(alias)).where(which)
+            sub = exp.select(col(alias, "system"), col(alias, "code"), copy=False)
+            sub = sub.from_(self.table_ref(VS_TABLE).as_(alias, copy=False)).where(
+                which, copy=False
+            )
             member = exp.In(
                 this=exp.Tuple(expressions=[system, code]), query=exp.Subquery(this=sub)
             )
@@ -254,8 +274,9 @@ class Compiler:
             which,
             exp.EQ(this=col(alias, "system"), expression=system),
             exp.EQ(this=col(alias, "code"), expression=code),
+            copy=False,
         )
-        sub = exp.select("1").from_(self.table_ref(VS_TABLE).as_(alias)).where(cond)
+        sub = one().from_(self.table_ref(VS_TABLE).as_(alias, copy=False)).where(cond, copy=False)
         return exp.Exists(this=sub)
 
     def any_valueset(self, e: n.BinOp, scope: Scope) -> exp.Expression | None:
@@ -310,7 +331,9 @@ class Compiler:
                 else exp.LTE(this=a, expression=b)
             )
             either_null = exp.or_(
-                exp.Is(this=a, expression=exp.Null()), exp.Is(this=b, expression=exp.Null())
+                exp.Is(this=a, expression=exp.Null()),
+                exp.Is(this=b, expression=exp.Null()),
+                copy=False,
             )
             return exp.Case(
                 ifs=[exp.If(this=either_null, true=exp.Null()), exp.If(this=pick_a, true=a)],
@@ -341,21 +364,21 @@ class Compiler:
         if grouped is not None:
             assert self.stage_table is not None and per_patient
             on = exp.EQ(this=col(grouped, "patient_id"), expression=col(alias, "patient_id"))
-            join = (self.stage_table.copy().as_(grouped), on)  # type: ignore[attr-defined]
+            join = (self.stage_table.copy().as_(grouped, copy=False), on)  # type: ignore[attr-defined]
             inner[PATIENT_VAR] = VarInfo(grouped)
         elif self.local_patient:
             assert self.stage_table is not None
             palias = f"p{next(self._aliases)}"
             mine = col(alias, "patient_id") if per_patient else col(outer.alias, "patient_id")
             on = exp.EQ(this=col(palias, "patient_id"), expression=mine)
-            join = (self.stage_table.copy().as_(palias), on)  # type: ignore[attr-defined]
+            join = (self.stage_table.copy().as_(palias, copy=False), on)  # type: ignore[attr-defined]
             inner[PATIENT_VAR] = VarInfo(palias)
         inner[CURRENT] = VarInfo(alias)
         table = None
         steps = frame_steps(frame)
         shared = self.shared_prefix(frame)
         if shared is not None:
-            table = exp.to_table(shared.table).as_(alias)
+            table = named_table(shared.table).as_(alias, copy=False)
             for step in steps[1 : shared.upto]:  # annotations are columns of the stored table
                 inner[step.row.var_id] = VarInfo(alias)  # type: ignore[attr-defined]
                 for c in shared.residual.get(id(step), []):
@@ -363,7 +386,7 @@ class Compiler:
             steps = steps[shared.upto :]
         for step in steps:
             if isinstance(step, n.Table):
-                table = self.table_ref(step.table_name).as_(alias)
+                table = self.table_ref(step.table_name).as_(alias, copy=False)
                 continue
             assert isinstance(step, n.Where | n.Annotate)
             inner[step.row.var_id] = VarInfo(alias, dict(annotations))
@@ -453,10 +476,17 @@ class Compiler:
                 scope[x.row.var_id] = row  # type: ignore[attr-defined]
             cols: list[Any] = [exp.Star()]
             if isinstance(step, n.Annotate):
-                cols += [self.expr(x, scope).as_(nm, quoted=True) for nm, x in step.exprs.items()]
+                cols += [
+                    self.expr(x, scope).as_(nm, quoted=True, copy=False)
+                    for nm, x in step.exprs.items()
+                ]
             conds: list[exp.Expression] = [exp.Paren(this=self.expr(c, scope)) for c in mine]
-            source = exp.to_table(parent.table).as_(alias)
-            select = exp.select(*cols).from_(source).where(_all(conds))
+            source = named_table(parent.table).as_(alias, copy=False)
+            select = (
+                exp.select(*cols, copy=False)
+                .from_(source, copy=False)
+                .where(_all(conds), copy=False)
+            )
         if self.on_use is not None:
             self.on_use([parent.table])
         per_patient = "patient_id" in steps[0].columns
@@ -500,11 +530,15 @@ class Compiler:
             names = (
                 list(table.columns) if wanted is None else [c for c in table.columns if c in wanted]
             )
-            cols: list[Any] = [col(alias, c).as_(c, quoted=True) for c in names]
+            cols: list[Any] = [col(alias, c).as_(c, quoted=True, copy=False) for c in names]
             for name, (_var, x) in annotations.items():
-                cols.append(self.expr(x, scope).as_(name, quoted=True))
-            source = self.table_ref(table.table_name).as_(alias)
-            select = exp.select(*cols).from_(source).where(_all(conds))
+                cols.append(self.expr(x, scope).as_(name, quoted=True, copy=False))
+            source = self.table_ref(table.table_name).as_(alias, copy=False)
+            select = (
+                exp.select(*cols, copy=False)
+                .from_(source, copy=False)
+                .where(_all(conds), copy=False)
+            )
         return self.materialize(select, "patient_id" in table.columns)
 
     def note_columns(self, exprs: list[n.Expr]) -> None:
@@ -523,9 +557,9 @@ class Compiler:
     @staticmethod
     def select_from(select: exp.Select, source: tuple[Any, Any]) -> exp.Select:
         table, join = source
-        select = select.from_(table)
+        select = select.from_(table, copy=False)
         if join is not None:
-            select = select.join(join[0], on=join[1])
+            select = select.join(join[0], on=join[1], copy=False)
         return select
 
     def aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
@@ -541,15 +575,17 @@ class Compiler:
         (table, conds, alias), inner = self.frame(e.frame, scope, own)  # type: ignore[attr-defined]
         id_col = col(alias, e.frame.id_column)  # type: ignore[attr-defined]
         if isinstance(e, n.Exists):
-            return exp.Exists(this=self.select_from(exp.select("1"), table).where(_all(conds)))
+            return exp.Exists(this=self.select_from(one(), table).where(_all(conds), copy=False))
         if isinstance(e, n.Count):
             value: exp.Expression = exp.Count(this=exp.Distinct(expressions=[id_col]))
         elif isinstance(e, n.Agg):
             # Aggregate a plain column of a derived table: SQLite otherwise misassigns an
             # aggregate whose argument holds a subquery reaching an outer query.
             vals = f"a{next(self._aliases)}"
-            inner_sel = self.select_from(exp.select(self.expr(e.value, inner).as_("v")), table)
-            derived = exp.Subquery(this=inner_sel.where(_all(conds)), alias=vals)
+            inner_sel = self.select_from(
+                exp.select(self.expr(e.value, inner).as_("v", copy=False)), table
+            )
+            derived = exp.Subquery(this=inner_sel.where(_all(conds), copy=False), alias=vals)
             v: Any = col(vals, "v")
             if e.kind == "count_distinct":
                 value = exp.Count(this=exp.Distinct(expressions=[v]))
@@ -558,14 +594,14 @@ class Compiler:
             else:
                 v = self._order_key(v, e.value.dtype)  # PostgreSQL: byte order for text
                 value = exp.Min(this=v) if e.kind == "min" else exp.Max(this=v)
-            return exp.Subquery(this=exp.select(value).from_(derived))
+            return exp.Subquery(this=exp.select(value, copy=False).from_(derived, copy=False))
         elif isinstance(e, n.Pick):
             return self.pick(e, table, conds, alias, inner)
         elif isinstance(e, n.CoveredDays):
             return self.covered_days(e, table, conds, scope, inner)
         else:
             raise TypeError(type(e).__name__)
-        sub = self.select_from(exp.select(value), table).where(_all(conds))
+        sub = self.select_from(exp.select(value, copy=False), table).where(_all(conds), copy=False)
         return exp.Subquery(this=sub)
 
     # --- decorrelated patient-level aggregates ----------------------------------------------
@@ -612,14 +648,14 @@ class Compiler:
     ) -> exp.Select:
         """FROM the frame, joining the patient stage only when the conditions read it."""
         source, join = table
-        select = select.from_(source)
+        select = select.from_(source, copy=False)
         parts = [*conds, *select.expressions]
         uses_stage = self.restricted or any(
             c.table == palias for x in parts for c in x.find_all(exp.Column)
         )
         if uses_stage:
-            select = select.join(join[0], on=join[1])
-        return select.where(_all(conds))
+            select = select.join(join[0], on=join[1], copy=False)
+        return select.where(_all(conds), copy=False)
 
     def _grouped_agg(
         self, members: list[n.Expr], names: dict[int, str]
@@ -627,7 +663,7 @@ class Compiler:
         frame = members[0].frame  # type: ignore[attr-defined]
         rows = [e.row for e in members if isinstance(e, n.Agg)]
         table, conds, alias, inner, palias = self._grouped_source(frame, rows)
-        cols: list[Any] = [col(alias, "patient_id").as_("patient_id")]
+        cols: list[Any] = [col(alias, "patient_id").as_("patient_id", copy=False)]
         defaults: list[tuple[str, exp.Expression]] = []
         zero = exp.Literal.number(0)
         for e in members:
@@ -652,9 +688,9 @@ class Compiler:
                     v = self._order_key(v, e.value.dtype)
                     value = exp.Min(this=v) if e.kind == "min" else exp.Max(this=v)
                     defaults.append((name, exp.Null()))
-            cols.append(value.as_(name, quoted=True))
-        select = self._with_source(exp.select(*cols), table, conds, palias)
-        return select.group_by(col(alias, "patient_id")), defaults
+            cols.append(value.as_(name, quoted=True, copy=False))
+        select = self._with_source(exp.select(*cols, copy=False), table, conds, palias)
+        return select.group_by(col(alias, "patient_id"), copy=False), defaults
 
     def _grouped_pick(
         self, members: list[n.Pick], names: dict[int, str]
@@ -664,20 +700,20 @@ class Compiler:
         e = members[0]
         table, conds, alias, inner, palias = self._grouped_source(e.frame, [e.row])
         values = [names[id(m)] for m in members]
-        cols = [col(alias, "patient_id").as_("patient_id")]
+        cols = [col(alias, "patient_id").as_("patient_id", copy=False)]
         cols += [
-            self.expr(m.value, inner).as_(v, quoted=True)
+            self.expr(m.value, inner).as_(v, quoted=True, copy=False)
             for m, v in zip(members, values, strict=True)
         ]
-        cols += [self.expr(k, inner).as_(f"k{i}") for i, k in enumerate(e.keys)]
-        cols.append(col(alias, e.frame.id_column).as_("tandem_id"))
+        cols += [self.expr(k, inner).as_(f"k{i}", copy=False) for i, k in enumerate(e.keys)]
+        cols.append(col(alias, e.frame.id_column).as_("tandem_id", copy=False))
         has_code = "code" in e.frame.columns
         if has_code:
             code = exp.Coalesce(this=col(alias, "code"), expressions=[exp.Literal.string("")])
-            cols.append(code.as_("tandem_code"))
+            cols.append(code.as_("tandem_code", copy=False))
         rows = f"r{next(self._aliases)}"
         base = exp.Subquery(
-            this=self._with_source(exp.select(*cols), table, conds, palias), alias=rows
+            this=self._with_source(exp.select(*cols, copy=False), table, conds, palias), alias=rows
         )
         desc = e.last
         order = [
@@ -698,20 +734,25 @@ class Compiler:
             partition_by=[col(rows, "patient_id")],
             order=exp.Order(expressions=order),
         )
-        ranked_cols = [col(rows, "patient_id").as_("patient_id")]
-        ranked_cols += [col(rows, v).as_(v, quoted=True) for v in values]
-        ranked_sel = exp.select(*ranked_cols, rank.as_("tandem_rank")).from_(base)
+        ranked_cols = [col(rows, "patient_id").as_("patient_id", copy=False)]
+        ranked_cols += [col(rows, v).as_(v, quoted=True, copy=False) for v in values]
+        ranked_sel = exp.select(*ranked_cols, rank.as_("tandem_rank", copy=False)).from_(
+            base, copy=False
+        )
         if e.nulls == "skip":
             ranked_sel = ranked_sel.where(
-                exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null()))
+                exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null())), copy=False
             )
         ranked = f"r{next(self._aliases)}"
-        outer_cols = [col(ranked, "patient_id").as_("patient_id")]
-        outer_cols += [col(ranked, v).as_(v, quoted=True) for v in values]
+        outer_cols = [col(ranked, "patient_id").as_("patient_id", copy=False)]
+        outer_cols += [col(ranked, v).as_(v, quoted=True, copy=False) for v in values]
         select = (
-            exp.select(*outer_cols)
-            .from_(exp.Subquery(this=ranked_sel, alias=ranked))
-            .where(exp.EQ(this=col(ranked, "tandem_rank"), expression=exp.Literal.number(1)))
+            exp.select(*outer_cols, copy=False)
+            .from_(exp.Subquery(this=ranked_sel, alias=ranked), copy=False)
+            .where(
+                exp.EQ(this=col(ranked, "tandem_rank"), expression=exp.Literal.number(1)),
+                copy=False,
+            )
         )
         return select, [(v, exp.Null()) for v in values]
 
@@ -725,16 +766,19 @@ class Compiler:
     ) -> exp.Expression:
         """Sort keys and value are computed in a derived table and ordered as plain columns
         (SQLite cannot resolve outer references inside ORDER BY subqueries)."""
-        cols = [self.expr(e.value, inner).as_("value")]
-        cols += [self.expr(k, inner).as_(f"k{i}") for i, k in enumerate(e.keys)]
-        cols.append(col(alias, e.frame.id_column).as_("id"))
+        cols = [self.expr(e.value, inner).as_("value", copy=False)]
+        cols += [self.expr(k, inner).as_(f"k{i}", copy=False) for i, k in enumerate(e.keys)]
+        cols.append(col(alias, e.frame.id_column).as_("id", copy=False))
         has_code = "code" in e.frame.columns
         if has_code:
             code = exp.Coalesce(this=col(alias, "code"), expressions=[exp.Literal.string("")])
-            cols.append(code.as_("code"))
+            cols.append(code.as_("code", copy=False))
         rows = f"r{next(self._aliases)}"
         derived = exp.Subquery(
-            this=self.select_from(exp.select(*cols), table).where(_all(conds)), alias=rows
+            this=self.select_from(exp.select(*cols, copy=False), table).where(
+                _all(conds), copy=False
+            ),
+            alias=rows,
         )
         desc = e.last
         order = [
@@ -749,15 +793,16 @@ class Compiler:
         if has_code:
             order.append(exp.Ordered(this=self._order_key(col(rows, "code"), "str"), desc=desc))
         sub = (
-            exp.select(col(rows, "value"))
-            .from_(derived)
+            exp.select(col(rows, "value"), copy=False)
+            .from_(derived, copy=False)
             .where(
                 exp.Not(this=exp.Is(this=col(rows, "k0"), expression=exp.Null()))
                 if e.nulls == "skip"
-                else exp.Boolean(this=True)
+                else exp.Boolean(this=True),
+                copy=False,
             )
-            .order_by(*order)
-            .limit(1)
+            .order_by(*order, copy=False)
+            .limit(1, copy=False)
         )
         return exp.Subquery(this=sub)
 
@@ -776,13 +821,17 @@ class Compiler:
         def clip(part: n.CoveredPart, table: Any, conds: list[Any], inner: Scope) -> exp.Select:
             greatest = self.func(n.Func("greatest", (part.start, e.lo)), inner)
             least = self.func(n.Func("least", (part.end, e.hi)), inner)
-            select = self.select_from(exp.select(greatest.as_("s"), least.as_("e")), table)
-            return select.where(_all(conds))
+            select = self.select_from(
+                exp.select(greatest.as_("s", copy=False), least.as_("e", copy=False)), table
+            )
+            return select.where(_all(conds), copy=False)
 
         clipped: Any = clip(e.parts[0], table, conds, inner)
         for part in e.parts[1:]:  # more frames: UNION ALL of their spans
             (table2, conds2, _), inner2 = self.frame(part.frame, scope, part.row)
-            clipped = exp.union(clipped, clip(part, table2, conds2, inner2), distinct=False)
+            clipped = exp.union(
+                clipped, clip(part, table2, conds2, inner2), distinct=False, copy=False
+            )
         a1, a2 = f"c{next(self._aliases)}", f"c{next(self._aliases)}"
         window = exp.Window(
             this=exp.Max(this=col(a1, "e")),
@@ -798,9 +847,9 @@ class Compiler:
             ),
         )
         spans = (
-            exp.select(col(a1, "s"), col(a1, "e"), window.as_("pm"))
-            .from_(exp.Subquery(this=clipped, alias=a1))
-            .where(exp.LTE(this=col(a1, "s"), expression=col(a1, "e")))
+            exp.select(col(a1, "s"), col(a1, "e"), window.as_("pm", copy=False))
+            .from_(exp.Subquery(this=clipped, alias=a1), copy=False)
+            .where(exp.LTE(this=col(a1, "s"), expression=col(a1, "e")), copy=False)
         )
         s2, e2, pm = col(a2, "s"), col(a2, "e"), col(a2, "pm")
         after_pm = d.add_days(pm, exp.Literal.number(1), "date")
@@ -819,10 +868,13 @@ class Compiler:
             default=exp.Add(this=d.days_between(start_new, "date", e2, "date"), expression=one),
         )
         total = exp.select(
-            exp.Coalesce(this=exp.Sum(this=contrib), expressions=[exp.Literal.number(0)])
-        ).from_(exp.Subquery(this=spans, alias=a2))
+            exp.Coalesce(this=exp.Sum(this=contrib), expressions=[exp.Literal.number(0)]),
+            copy=False,
+        ).from_(exp.Subquery(this=spans, alias=a2), copy=False)
         bounds_null = exp.or_(
-            exp.Is(this=lo, expression=exp.Null()), exp.Is(this=hi, expression=exp.Null())
+            exp.Is(this=lo, expression=exp.Null()),
+            exp.Is(this=hi, expression=exp.Null()),
+            copy=False,
         )
         return exp.Case(
             ifs=[exp.If(this=bounds_null, true=exp.Null())], default=exp.Subquery(this=total)
