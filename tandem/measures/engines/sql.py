@@ -201,7 +201,10 @@ class SQLEngine:
                 vs = tmp[VS_TABLE]
                 self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
             store = _Store()
-            plans = [self._compile(job, tmp, f"{tag}_{i}", store, i) for i, job in enumerate(jobs)]
+            plans = [
+                self._compile(job, tmp, f"{tag}_{i}", store, i, valuesets)
+                for i, job in enumerate(jobs)
+            ]
             return [
                 self._execute(con, plan, store, i, created, job)
                 for i, (plan, job) in enumerate(zip(plans, jobs, strict=True))
@@ -212,11 +215,19 @@ class SQLEngine:
                     self._drop(con, name)
             self._release(con)
 
-    def _compile(self, job: Job, tmp: dict[str, str], tag: str, store: _Store, index: int) -> _Plan:
+    def _compile(
+        self,
+        job: Job,
+        tmp: dict[str, str],
+        tag: str,
+        store: _Store,
+        index: int,
+        valuesets: dict[str, frozenset[tuple[str, str]]],
+    ) -> _Plan:
         """Every statement of one job, in order (nothing runs while compiling)."""
         walker = Walker()
         ref = self._table_ref(tmp)
-        compiler = Compiler(self.dialect, ref, job.params, walker)
+        compiler = Compiler(self.dialect, ref, job.params, walker, valuesets)
         outputs, population = job.outputs, job.population
         exprs = list(outputs.values())
         scope = {PATIENT_VAR: VarInfo(PATIENT_ALIAS), CURRENT: VarInfo(PATIENT_ALIAS)}
@@ -241,7 +252,7 @@ class SQLEngine:
                 source = select.find(exp.Table)
                 if (
                     source is not None
-                    and source.name in store.prefixes
+                    and (source.name in store.prefixes or self.name == "duckdb")
                     and len(list(select.find_all(exp.Select))) == 1
                 ):
                     # a plain filter of a stored prefix: cheaper to repeat than to copy

@@ -32,6 +32,9 @@ from tandem.measures.lang_walk import PATIENT_VAR, Walker, children, frame_steps
 PATIENT_ALIAS = "p"
 CURRENT = -1  # scope key: the alias of the innermost query being compiled
 VS_TABLE = "tandem_valueset_codes"
+# dialects whose value-set tests are literal lists (see ``Compiler._inline_valueset``)
+INLINE_VALUESETS = ("duckdb",)
+INLINE_VALUESET_LIMIT = 2000
 
 _CMP = {"eq": exp.EQ, "ne": exp.NEQ, "lt": exp.LT, "le": exp.LTE, "gt": exp.GT, "ge": exp.GTE}
 _ARITH = {"add": exp.Add, "sub": exp.Sub, "mul": exp.Mul}
@@ -77,6 +80,21 @@ def _conjuncts(e: n.Expr) -> list[n.Expr]:
     return [e]
 
 
+def _flatten_and(conds: list[exp.Expression]) -> list[exp.Expression]:
+    """The conjuncts of ``conds`` (parentheses and ANDs unwrapped)."""
+    out: list[exp.Expression] = []
+    stack = list(reversed(conds))
+    while stack:
+        c = stack.pop()
+        if isinstance(c, exp.Paren):
+            stack.append(c.this)
+        elif isinstance(c, exp.And):
+            stack.extend([c.expression, c.this])
+        else:
+            out.append(c)
+    return out
+
+
 def _all(conds: list[exp.Expression]) -> Any:
     return exp.and_(*conds, copy=False) if conds else exp.Boolean(this=True)
 
@@ -112,8 +130,12 @@ class Compiler:
         table_ref: Any,
         params: dict[str, Any],
         walker: Walker,
+        valuesets: dict[str, frozenset[tuple[str, str]]] | None = None,
     ) -> None:
         self.d = dialect
+        # the members of each value set, for dialects that test membership with literal
+        # lists (``INLINE_VALUESETS``); None: always read the value-set table
+        self.valuesets = valuesets
         self.table_ref = table_ref  # callable: analytic table name -> exp.Table
         self.params = params
         self.walker = walker
@@ -251,8 +273,11 @@ class Compiler:
     ) -> exp.Expression:
         """Membership of ``(system, code)`` in ``e.valueset`` (or any of ``also``): false, not
         null, when either is null."""
-        ids = [exp.Literal.string(v) for v in (e.valueset, *also)]
         system, code = self.expr(e.system, scope), self.expr(e.code, scope)
+        inline = self._inline_valueset((e.valueset, *also), system, code)
+        if inline is not None:
+            return inline
+        ids = [exp.Literal.string(v) for v in (e.valueset, *also)]
         alias = f"vs{next(self._aliases)}"
         which = (
             exp.EQ(this=col(alias, "valueset_id"), expression=ids[0])
@@ -278,6 +303,51 @@ class Compiler:
         )
         sub = one().from_(self.table_ref(VS_TABLE).as_(alias, copy=False)).where(cond, copy=False)
         return exp.Exists(this=sub)
+
+    def _inline_valueset(
+        self, ids: tuple[str, ...], system: exp.Expression, code: exp.Expression
+    ) -> exp.Expression | None:
+        """Membership as literal lists, ``COALESCE(code IN (...), FALSE) AND
+        COALESCE(system = '...', FALSE)`` (one system) or with an exact per-system test
+        (several): DuckDB filters such conjuncts while scanning, without a join, about four
+        times faster than a semi-join against the value-set table. None when this dialect
+        does not inline, or the sets are larger than ``INLINE_VALUESET_LIMIT`` codes."""
+        if self.valuesets is None or self.d.name not in INLINE_VALUESETS:
+            return None
+        members: set[tuple[str, str]] = set()
+        for vid in ids:
+            members |= self.valuesets[vid]
+        if len(members) > INLINE_VALUESET_LIMIT:
+            return None
+        false = exp.Boolean(this=False)
+        if not members:
+            return false
+        by_system: dict[str, list[str]] = {}
+        for sys_, c in sorted(members):
+            by_system.setdefault(sys_, []).append(c)
+
+        def codes_in(x: exp.Expression, codes: list[str]) -> exp.Expression:
+            return exp.In(this=x, expressions=[exp.Literal.string(c) for c in codes])
+
+        all_codes = sorted({c for _, c in members})
+        in_codes = exp.Coalesce(this=codes_in(code, all_codes), expressions=[false])
+        if len(by_system) == 1:
+            (only,) = by_system
+            right = exp.EQ(this=system, expression=exp.Literal.string(only))
+        else:
+            right = exp.or_(
+                *(
+                    exp.and_(
+                        exp.EQ(this=system.copy(), expression=exp.Literal.string(sys_)),
+                        codes_in(code.copy(), codes),
+                        copy=False,
+                    )
+                    for sys_, codes in by_system.items()
+                ),
+                copy=False,
+            )
+        same_system = exp.Coalesce(this=right, expressions=[false.copy()])
+        return exp.Paren(this=exp.and_(in_codes, same_system, copy=False))
 
     def any_valueset(self, e: n.BinOp, scope: Scope) -> exp.Expression | None:
         """``a.code_in(X) | a.code_in(Y) | ...`` on the same columns as one membership test."""
@@ -575,6 +645,10 @@ class Compiler:
         (table, conds, alias), inner = self.frame(e.frame, scope, own)  # type: ignore[attr-defined]
         id_col = col(alias, e.frame.id_column)  # type: ignore[attr-defined]
         if isinstance(e, n.Exists):
+            outer = {v.alias for v in scope.values()} - {alias}
+            semi = self._exists_as_in(table, conds, alias, outer)
+            if semi is not None:
+                return semi
             return exp.Exists(this=self.select_from(one(), table).where(_all(conds), copy=False))
         if isinstance(e, n.Count):
             value: exp.Expression = exp.Count(this=exp.Distinct(expressions=[id_col]))
@@ -603,6 +677,66 @@ class Compiler:
             raise TypeError(type(e).__name__)
         sub = self.select_from(exp.select(value, copy=False), table).where(_all(conds), copy=False)
         return exp.Subquery(this=sub)
+
+    def _exists_as_in(
+        self, table: Any, conds: list[exp.Expression], alias: str, outer: set[str]
+    ) -> exp.Expression | None:
+        """DuckDB: ``EXISTS`` correlated only by equalities (``inner.x = outer.y AND ...``) as
+        an uncorrelated ``COALESCE((outer.y, ...) IN (SELECT inner.x, ... WHERE rest),
+        FALSE)``: one hash semi-join, where DuckDB otherwise first collects the distinct
+        outer values (an encounter's diagnoses: ``c.encounter_id = e.encounter_id``).
+        None when another form of correlation is present."""
+        if self.d.name != "duckdb" or table[1] is not None:
+            return None
+
+        def tables(x: exp.Expression) -> set[str]:
+            return {c.table for c in x.find_all(exp.Column)}
+
+        pairs: list[tuple[exp.Expression, exp.Expression]] = []
+        rest: list[exp.Expression] = []
+        for c in _flatten_and(conds):
+            used = tables(c)
+            if not used & outer:
+                rest.append(c)
+                continue
+            if not isinstance(c, exp.EQ) or c.find(exp.Select) is not None:
+                return None
+            left, right = c.this, c.expression
+            if tables(left) == {alias} and not tables(right) & ({alias} | (used - outer)):
+                pairs.append((left, right))
+            elif tables(right) == {alias} and not tables(left) & ({alias} | (used - outer)):
+                pairs.append((right, left))
+            else:
+                return None
+        if not pairs:
+            return None
+        false = exp.Boolean(this=False)
+        if len(pairs) == 1:
+            (inner_key, probe), guard = pairs[0], None
+        else:
+            # several keys: one struct per row. Structs with null fields compare equal, where
+            # ``=`` is null: rows with a null key are kept out on both sides.
+            def struct(xs: list[exp.Expression]) -> exp.Expression:
+                return exp.Struct(
+                    expressions=[
+                        exp.PropertyEQ(this=exp.to_identifier(f"k{i}"), expression=x)
+                        for i, x in enumerate(xs)
+                    ]
+                )
+
+            rest += [exp.Not(this=exp.Is(this=i.copy(), expression=exp.Null())) for i, _ in pairs]
+            guard = exp.or_(
+                *(exp.Is(this=o.copy(), expression=exp.Null()) for _, o in pairs), copy=False
+            )
+            inner_key = struct([i for i, _ in pairs])
+            probe = struct([o for _, o in pairs])
+        sub = self.select_from(exp.select(inner_key, copy=False), table)
+        sub = sub.where(_all(rest), copy=False)
+        member = exp.In(this=probe, query=exp.Subquery(this=sub))
+        found = exp.Coalesce(this=member, expressions=[false])
+        if guard is None:
+            return found
+        return exp.Case(ifs=[exp.If(this=guard, true=false.copy())], default=found)
 
     # --- decorrelated patient-level aggregates ----------------------------------------------
     def groupable(self, e: n.Expr) -> bool:

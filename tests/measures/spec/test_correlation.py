@@ -289,3 +289,45 @@ def test_a_picked_row_carries_values_computed_from_other_frames(engine):
         "p1"
     ]
     assert out == {"n": 2, "next": dt.date(2025, 4, 2)}
+
+
+def test_exists_by_equal_keys_never_matches_a_null_key(engine):
+    """``exists`` related only by equalities (an encounter's diagnoses, by encounter and
+    patient): a null key on either side matches nothing, also for two keys at once."""
+    conditions = q.table("conditions")
+    tables = make_tables(
+        encounters=[
+            visit("p1", ts(2025, 3, 1), encounter_id="e1", code="x"),
+            visit("p1", ts(2025, 3, 2), encounter_id="e2", code=None),
+            visit("p2", ts(2025, 3, 3), encounter_id="e1", code="x"),
+        ],
+        conditions=[
+            {"patient_id": "p1", "condition_id": "c1", "encounter_id": "e1", "code": "x"},
+            {"patient_id": "p1", "condition_id": "c2", "encounter_id": None, "code": None},
+        ],
+    )
+
+    def by_encounter(e):
+        return conditions.where(lambda c: c.encounter_id == e.encounter_id).exists()
+
+    def by_encounter_and_code(e):
+        return conditions.where(
+            lambda c: (c.encounter_id == e.encounter_id) & (c.code == e.code)
+        ).exists()
+
+    def by_code(e):
+        return conditions.where(lambda c: c.code == e.code).exists()
+
+    out = engine.run_many(
+        {
+            "with_dx": ENC.where(by_encounter).count(),
+            "without_dx": ENC.where(lambda e: ~by_encounter(e)).count(),
+            "same_code": ENC.where(by_encounter_and_code).count(),
+            "null_code_matches": ENC.where(lambda e: e.code.is_null() & by_code(e)).exists(),
+        },
+        tables,
+    )
+    assert out == {
+        "p1": {"with_dx": 1, "without_dx": 1, "same_code": 1, "null_code_matches": False},
+        "p2": {"with_dx": 0, "without_dx": 1, "same_code": 0, "null_code_matches": False},
+    }

@@ -50,6 +50,36 @@ def test_value_set_matches_system_and_code_and_resolves_a_url_by_its_oid(engine)
     }
 
 
+def test_value_set_membership_is_exact_per_system_and_never_null(engine):
+    """A code belongs to the set only with its own system (a set spanning two systems whose
+    code lists overlap); a null code, system or row tests false, so ``~`` keeps it."""
+    sct = "http://snomed.info/sct"
+    valuesets = {
+        "two-systems": frozenset({(LOINC, "1-1"), (sct, "2-2"), (sct, "1-1x")}),
+        "empty": frozenset(),
+    }
+    tables = make_tables(
+        observations=[
+            {"patient_id": "loinc", "system": LOINC, "code": "1-1"},
+            {"patient_id": "sct", "system": sct, "code": "2-2"},
+            {"patient_id": "crossed", "system": LOINC, "code": "2-2"},
+            {"patient_id": "null_code", "system": sct, "code": None},
+            {"patient_id": "null_system", "system": None, "code": "2-2"},
+        ]
+    )
+    member = OBS.code_in("two-systems").exists()
+    outside = OBS.where(lambda o: ~o.code_in("two-systems")).exists()
+    none = OBS.code_in("empty").exists()
+    out = engine.run_many({"in": member, "out": outside, "none": none}, tables, valuesets)
+    assert {pid: (v["in"], v["out"], v["none"]) for pid, v in out.items()} == {
+        "loinc": (True, False, False),
+        "sct": (True, False, False),
+        "crossed": (False, True, False),
+        "null_code": (False, True, False),
+        "null_system": (False, True, False),
+    }
+
+
 def test_a_missing_value_set_is_an_error_naming_it(engine):
     tables = make_tables(observations=[phq("p1", 1, 5)])
     with pytest.raises(KeyError, match="9.9.9"):
