@@ -335,6 +335,7 @@ class SQLEngine:
                 on,
             )
         plan.final = final
+        assert not compiler.pending, f"joins never added to a query: {list(compiler.pending)}"
         return plan
 
     def _stage(

@@ -27,6 +27,7 @@ from sqlglot import exp
 from tandem.measures import lang_nodes as n
 from tandem.measures.engines.dialects import Dialect
 from tandem.measures.engines.in_memory import constant_folder
+from tandem.measures.engines.sql_decorrelate import decorrelated
 from tandem.measures.lang_walk import PATIENT_VAR, Walker, children, frame_steps, sources, walk
 
 PATIENT_ALIAS = "p"
@@ -95,6 +96,15 @@ def _flatten_and(conds: list[exp.Expression]) -> list[exp.Expression]:
     return out
 
 
+def _reads(alias: str, parts: list[exp.Expression]) -> bool:
+    """Some column of ``parts`` (at any depth) belongs to ``alias``."""
+    return any(c.table == alias for x in parts for c in x.find_all(exp.Column))
+
+
+def _named_source(name: str) -> Callable[[str], exp.Expression]:
+    return lambda alias: named_table(name).as_(alias, copy=False)
+
+
 def _all(conds: list[exp.Expression]) -> Any:
     return exp.and_(*conds, copy=False) if conds else exp.Boolean(this=True)
 
@@ -155,6 +165,12 @@ class Compiler:
         # the patient stage holds a cohort: grouped frames join it to read only its patients
         self.restricted = False
         self._prefixes: dict[int, tuple[n.Frame, Prefix | None]] = {}
+        # Spark: an aggregate correlated with an outer row by more than equalities becomes a
+        # LEFT JOIN of a grouped subquery (``sql_decorrelate``), added to the query that
+        # reads the outer row: the source each query alias reads, and the joins waiting
+        self.decorrelate = dialect.name == "spark"
+        self.sources: dict[str, Callable[[str], exp.Expression]] = {}
+        self.pending: dict[str, list[exp.Join]] = {}
         self.columns_needed: dict[str, set[str]] = {}
 
     def is_constant(self, e: n.Expr) -> bool:
@@ -449,6 +465,7 @@ class Compiler:
         shared = self.shared_prefix(frame)
         if shared is not None:
             table = named_table(shared.table).as_(alias, copy=False)
+            self.sources[alias] = _named_source(shared.table)
             for step in steps[1 : shared.upto]:  # annotations are columns of the stored table
                 inner[step.row.var_id] = VarInfo(alias)  # type: ignore[attr-defined]
                 for c in shared.residual.get(id(step), []):
@@ -457,6 +474,7 @@ class Compiler:
         for step in steps:
             if isinstance(step, n.Table):
                 table = self.table_ref(step.table_name).as_(alias, copy=False)
+                self.sources[alias] = self._ref_source(step.table_name)
                 continue
             assert isinstance(step, n.Where | n.Annotate)
             inner[step.row.var_id] = VarInfo(alias, dict(annotations))
@@ -544,6 +562,7 @@ class Compiler:
             scope: Scope = {PATIENT_VAR: row, CURRENT: row}
             for x in steps[1:]:
                 scope[x.row.var_id] = row  # type: ignore[attr-defined]
+            self.sources[alias] = _named_source(parent.table)
             cols: list[Any] = [exp.Star()]
             if isinstance(step, n.Annotate):
                 cols += [
@@ -552,11 +571,8 @@ class Compiler:
                 ]
             conds: list[exp.Expression] = [exp.Paren(this=self.expr(c, scope)) for c in mine]
             source = named_table(parent.table).as_(alias, copy=False)
-            select = (
-                exp.select(*cols, copy=False)
-                .from_(source, copy=False)
-                .where(_all(conds), copy=False)
-            )
+            select = self.attach(exp.select(*cols, copy=False).from_(source, copy=False), alias)
+            select = select.where(_all(conds), copy=False)
         if self.on_use is not None:
             self.on_use([parent.table])
         per_patient = "patient_id" in steps[0].columns
@@ -576,18 +592,21 @@ class Compiler:
     @contextlib.contextmanager
     def _fresh_aliases(self) -> Iterator[None]:
         """Aliases from 1 again: the same SQL for the same prefix, wherever it is used."""
-        saved = self._aliases
+        saved = self._aliases, self.sources, self.pending
         self._aliases = itertools.count(1)
+        self.sources, self.pending = {}, {}
         try:
             yield
+            assert not self.pending, f"joins never added to their query: {list(self.pending)}"
         finally:
-            self._aliases = saved
+            self._aliases, self.sources, self.pending = saved
 
     def _store_prefix(self, table: n.Table, local: list[tuple[n.Frame, list[n.Expr]]]) -> str:
         assert self.materialize is not None
         with self._fresh_aliases():
             alias = "t0"
             scope: Scope = {PATIENT_VAR: VarInfo(alias), CURRENT: VarInfo(alias)}
+            self.sources[alias] = self._ref_source(table.table_name)
             conds: list[exp.Expression] = []
             annotations: dict[str, tuple[int, n.Expr]] = {}
             for step, mine in local:
@@ -604,11 +623,8 @@ class Compiler:
             for name, (_var, x) in annotations.items():
                 cols.append(self.expr(x, scope).as_(name, quoted=True, copy=False))
             source = self.table_ref(table.table_name).as_(alias, copy=False)
-            select = (
-                exp.select(*cols, copy=False)
-                .from_(source, copy=False)
-                .where(_all(conds), copy=False)
-            )
+            select = self.attach(exp.select(*cols, copy=False).from_(source, copy=False), alias)
+            select = select.where(_all(conds), copy=False)
         return self.materialize(select, "patient_id" in table.columns)
 
     def note_columns(self, exprs: list[n.Expr]) -> None:
@@ -624,13 +640,25 @@ class Compiler:
                     needed.setdefault(root.table_name, set()).update(always)
         self.columns_needed = needed
 
-    @staticmethod
-    def select_from(select: exp.Select, source: tuple[Any, Any]) -> exp.Select:
+    def select_from(
+        self, select: exp.Select, source: tuple[Any, Any], conds: list[exp.Expression]
+    ) -> exp.Select:
+        """``select`` FROM a frame (``frame``'s source) WHERE ``conds``, with the joins its
+        correlated aggregates wait for; the patient stage joined for Spark only when read."""
         table, join = source
-        select = select.from_(table, copy=False)
-        if join is not None:
+        select = self.attach(select.from_(table, copy=False), table.alias)
+        if join is not None and _reads(join[0].alias, [*conds, *select.expressions]):
             select = select.join(join[0], on=join[1], copy=False)
+        return select.where(_all(conds), copy=False)
+
+    def attach(self, select: exp.Select, alias: str) -> exp.Select:
+        """Add the joins waiting for the query that reads ``alias`` (see ``decorrelate``)."""
+        for join in self.pending.pop(alias, []):
+            select.append("joins", join)
         return select
+
+    def _ref_source(self, name: str) -> Callable[[str], exp.Expression]:
+        return lambda alias: self.table_ref(name).as_(alias, copy=False)
 
     def aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
         """An aggregate as a correlated scalar subquery (one value per outer row)."""
@@ -643,13 +671,17 @@ class Compiler:
     def _aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
         own = getattr(e, "row", None)
         (table, conds, alias), inner = self.frame(e.frame, scope, own)  # type: ignore[attr-defined]
+        if self.decorrelate:
+            joined = decorrelated(self, e, scope, table, conds, alias, inner)
+            if joined is not None:
+                return joined
         id_col = col(alias, e.frame.id_column)  # type: ignore[attr-defined]
         if isinstance(e, n.Exists):
             outer = {v.alias for v in scope.values()} - {alias}
             semi = self._exists_as_in(table, conds, alias, outer)
             if semi is not None:
                 return semi
-            return exp.Exists(this=self.select_from(one(), table).where(_all(conds), copy=False))
+            return exp.Exists(this=self.select_from(one(), table, conds))
         if isinstance(e, n.Count):
             value: exp.Expression = exp.Count(this=exp.Distinct(expressions=[id_col]))
         elif isinstance(e, n.Agg):
@@ -657,9 +689,9 @@ class Compiler:
             # aggregate whose argument holds a subquery reaching an outer query.
             vals = f"a{next(self._aliases)}"
             inner_sel = self.select_from(
-                exp.select(self.expr(e.value, inner).as_("v", copy=False)), table
+                exp.select(self.expr(e.value, inner).as_("v", copy=False)), table, conds
             )
-            derived = exp.Subquery(this=inner_sel.where(_all(conds), copy=False), alias=vals)
+            derived = exp.Subquery(this=inner_sel, alias=vals)
             v: Any = col(vals, "v")
             if e.kind == "count_distinct":
                 value = exp.Count(this=exp.Distinct(expressions=[v]))
@@ -675,7 +707,7 @@ class Compiler:
             return self.covered_days(e, table, conds, scope, inner)
         else:
             raise TypeError(type(e).__name__)
-        sub = self.select_from(exp.select(value, copy=False), table).where(_all(conds), copy=False)
+        sub = self.select_from(exp.select(value, copy=False), table, conds)
         return exp.Subquery(this=sub)
 
     def _exists_as_in(
@@ -730,8 +762,7 @@ class Compiler:
             )
             inner_key = struct([i for i, _ in pairs])
             probe = struct([o for _, o in pairs])
-        sub = self.select_from(exp.select(inner_key, copy=False), table)
-        sub = sub.where(_all(rest), copy=False)
+        sub = self.select_from(exp.select(inner_key, copy=False), table, rest)
         member = exp.In(this=probe, query=exp.Subquery(this=sub))
         found = exp.Coalesce(this=member, expressions=[false])
         if guard is None:
@@ -782,12 +813,8 @@ class Compiler:
     ) -> exp.Select:
         """FROM the frame, joining the patient stage only when the conditions read it."""
         source, join = table
-        select = select.from_(source, copy=False)
-        parts = [*conds, *select.expressions]
-        uses_stage = self.restricted or any(
-            c.table == palias for x in parts for c in x.find_all(exp.Column)
-        )
-        if uses_stage:
+        select = self.attach(select.from_(source, copy=False), source.alias)
+        if self.restricted or _reads(palias, [*conds, *select.expressions]):
             select = select.join(join[0], on=join[1], copy=False)
         return select.where(_all(conds), copy=False)
 
@@ -909,9 +936,7 @@ class Compiler:
             cols.append(code.as_("code", copy=False))
         rows = f"r{next(self._aliases)}"
         derived = exp.Subquery(
-            this=self.select_from(exp.select(*cols, copy=False), table).where(
-                _all(conds), copy=False
-            ),
+            this=self.select_from(exp.select(*cols, copy=False), table, conds),
             alias=rows,
         )
         desc = e.last
@@ -955,10 +980,11 @@ class Compiler:
         def clip(part: n.CoveredPart, table: Any, conds: list[Any], inner: Scope) -> exp.Select:
             greatest = self.func(n.Func("greatest", (part.start, e.lo)), inner)
             least = self.func(n.Func("least", (part.end, e.hi)), inner)
-            select = self.select_from(
-                exp.select(greatest.as_("s", copy=False), least.as_("e", copy=False)), table
+            return self.select_from(
+                exp.select(greatest.as_("s", copy=False), least.as_("e", copy=False)),
+                table,
+                conds,
             )
-            return select.where(_all(conds), copy=False)
 
         clipped: Any = clip(e.parts[0], table, conds, inner)
         for part in e.parts[1:]:  # more frames: UNION ALL of their spans
