@@ -101,7 +101,7 @@ def _reads(alias: str, parts: list[exp.Expression]) -> bool:
     return any(c.table == alias for x in parts for c in x.find_all(exp.Column))
 
 
-def _named_source(name: str) -> Callable[[str], exp.Expression]:
+def _named_source(name: str) -> Callable[[str], Any]:
     return lambda alias: named_table(name).as_(alias, copy=False)
 
 
@@ -169,7 +169,7 @@ class Compiler:
         # LEFT JOIN of a grouped subquery (``sql_decorrelate``), added to the query that
         # reads the outer row: the source each query alias reads, and the joins waiting
         self.decorrelate = dialect.name == "spark"
-        self.sources: dict[str, Callable[[str], exp.Expression]] = {}
+        self.sources: dict[str, Callable[[str], Any]] = {}
         self.pending: dict[str, list[exp.Join]] = {}
         self.columns_needed: dict[str, set[str]] = {}
 
@@ -349,7 +349,7 @@ class Compiler:
         in_codes = exp.Coalesce(this=codes_in(code, all_codes), expressions=[false])
         if len(by_system) == 1:
             (only,) = by_system
-            right = exp.EQ(this=system, expression=exp.Literal.string(only))
+            right: Any = exp.EQ(this=system, expression=exp.Literal.string(only))
         else:
             right = exp.or_(
                 *(
@@ -657,7 +657,7 @@ class Compiler:
             select.append("joins", join)
         return select
 
-    def _ref_source(self, name: str) -> Callable[[str], exp.Expression]:
+    def _ref_source(self, name: str) -> Callable[[str], Any]:
         return lambda alias: self.table_ref(name).as_(alias, copy=False)
 
     def aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:

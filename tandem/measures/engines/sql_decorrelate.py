@@ -79,13 +79,13 @@ def decorrelated(
         return None
 
     names = ["patient_id"]  # the domain: the patient, then every outer column read
-    for x in everything:
-        for column in x.find_all(exp.Column):
+    for part in everything:
+        for column in part.find_all(exp.Column):
             if column.table == outer and column.name not in names:
                 names.append(column.name)
     dom, rows_alias, x = (f"{p}{next(c._aliases)}" for p in ("d", "r", "x"))
-    for x_ in everything:
-        for column in list(x_.find_all(exp.Column)):
+    for part in everything:
+        for column in list(part.find_all(exp.Column)):
             if column.table == outer:
                 column.replace(col(dom, f"k{names.index(column.name)}"))
     width = len(names)
