@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tandem.measures.engines.base import is_sorted
 from tandem.measures.language import POPULATION_CODES, Group, Measure
 
 _ORDER = POPULATION_CODES
@@ -180,7 +181,8 @@ def build(
     """Score every patient and summarise, in columns (``table``: ``evaluation._run_table``)."""
     if table.column_names[0] != "patient_id":
         raise ValueError("the results table starts with patient_id")
-    table = table.sort_by("patient_id")
+    if not is_sorted(table):
+        table = table.sort_by("patient_id")
     plan = []
     for g in measure.groups:
         evidence = [

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tandem.measures import schema
 from tandem.measures.lang_nodes import Expr
@@ -60,17 +61,39 @@ def results_table(rows: Any, keys: list[str], outputs: Mapping[str, Expr]) -> pa
         dtype = outputs[key].dtype
         values = [canonical(r[i], dtype) for r in rows]
         columns[key] = pa.array(values, ARROW_TYPES[dtype])
-    return pa.table(columns)
+    return mark_sorted(pa.table(columns))
 
 
-def conform_results(table: pa.Table, keys: list[str], outputs: Mapping[str, Expr]) -> pa.Table:
+def conform_results(
+    table: pa.Table, keys: list[str], outputs: Mapping[str, Expr], *, sort: bool = True
+) -> pa.Table:
     """An engine's Arrow result (``patient_id`` first, then the outputs in ``keys`` order)
-    cast to the canonical types and sorted by ``patient_id``."""
+    cast to the canonical types and (``sort``) sorted by ``patient_id``."""
     columns = {"patient_id": table.column(0).cast(pa.string())}
     for i, key in enumerate(keys, start=1):
         columns[key] = table.column(i).cast(ARROW_TYPES[outputs[key].dtype])
     out = pa.table(columns)
-    return out.sort_by("patient_id")
+    return mark_sorted(out.sort_by("patient_id")) if sort else out
+
+
+SORTED = {b"tandem.sorted_by": b"patient_id"}
+
+
+def mark_sorted(table: pa.Table) -> pa.Table:
+    """Record that ``table`` is sorted by ``patient_id`` (``is_sorted`` reads it back)."""
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **SORTED})
+
+
+def is_sorted(table: pa.Table) -> bool:
+    return (table.schema.metadata or {}).get(b"tandem.sorted_by") == b"patient_id"
+
+
+def expand_rows(everyone: pa.Array, table: pa.Table) -> pa.Table:
+    """``table`` (rows of some patients, in any order) as one row per patient of
+    ``everyone`` (sorted ids), with null outputs for the patients it does not list."""
+    where = pc.index_in(everyone, value_set=table.column("patient_id"))
+    columns = [everyone] + [table.column(i).take(where) for i in range(1, table.num_columns)]
+    return mark_sorted(pa.table(columns, names=table.column_names))
 
 
 def table_results(table: pa.Table) -> Results:

@@ -35,6 +35,7 @@ from tandem.measures import schema
 from tandem.measures.engines.base import (
     Results,
     conform_results,
+    expand_rows,
     prepare_tables,
     results_table,
     table_results,
@@ -201,6 +202,8 @@ class SQLEngine:
                 vs = tmp[VS_TABLE]
                 self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
             store = _Store()
+            if any(job.population is not None and job.keep_all for job in jobs):
+                store.everyone = self._patient_ids(con, self._table_ref(tmp)("patients"))
             plans = [
                 self._compile(job, tmp, f"{tag}_{i}", store, i, valuesets)
                 for i, job in enumerate(jobs)
@@ -320,20 +323,9 @@ class SQLEngine:
             for i, key in enumerate(keys)
         ]
         final = exp.select(*final_cols, copy=False).from_(current.as_(PATIENT_ALIAS))  # type: ignore[attr-defined]
-        if population is not None and job.keep_all:  # every patient, null outside the cohort
-            everyone, out = "tandem_all", "tandem_out"
-            cols = [col(everyone, "patient_id").as_("patient_id", copy=False)]
-            cols += [
-                col(out, f"o{i}").as_(f"o{i}", quoted=True, copy=False) for i in range(len(keys))
-            ]
-            on = exp.EQ(this=col(out, "patient_id"), expression=col(everyone, "patient_id"))
-            final = left_join(
-                exp.select(*cols, copy=False).from_(
-                    ref("patients").as_(everyone, copy=False), copy=False
-                ),
-                exp.Subquery(this=final, alias=out),
-                on,
-            )
+        # every patient, null outside the cohort: the cohort's rows are spread over all
+        # patients after fetching (``expand_rows``), cheaper than a join in SQL
+        plan.expand = population is not None and job.keep_all
         plan.final = final
         assert not compiler.pending, f"joins never added to a query: {list(compiler.pending)}"
         return plan
@@ -400,7 +392,12 @@ class SQLEngine:
                 sql = None  # changed: generate again
             self._materialize(con, name, select, sql, per_patient=name not in store.no_patient)
         assert plan.final is not None
-        result = self._query_table(con, plan.final, list(job.outputs), job.outputs)
+        result = self._query_table(
+            con, plan.final, list(job.outputs), job.outputs, sort=not plan.expand
+        )
+        if plan.expand:
+            assert store.everyone is not None
+            result = expand_rows(store.everyone, result)
         done = [n for n in created if n in store.last_reader and store.last_reader[n] <= index]
         done += [n for n in mine if n not in store.last_reader]  # this job's stages
         for name in sorted(done, key=created.index, reverse=True):
@@ -409,13 +406,33 @@ class SQLEngine:
         return result
 
     def _query_table(
-        self, con: Any, select: exp.Select, keys: list[str], outputs: dict[str, Expr]
+        self,
+        con: Any,
+        select: exp.Select,
+        keys: list[str],
+        outputs: dict[str, Expr],
+        *,
+        sort: bool = True,
     ) -> pa.Table:
         if self.name == "duckdb":  # columns straight from DuckDB, no Python row objects
             sql = select.sql(dialect=self.name)
             self.last_sql.append(sql)
-            return conform_results(con.sql(sql).to_arrow_table(), keys, outputs)
+            return conform_results(con.sql(sql).to_arrow_table(), keys, outputs, sort=sort)
         return results_table(self._query(con, select), keys, outputs)
+
+    def _patient_ids(self, con: Any, patients: exp.Table) -> pa.Array:
+        """Every patient id, sorted (the rows of a result over all patients)."""
+        select = exp.select(col("t", "patient_id"), copy=False).from_(
+            patients.as_("t", copy=False), copy=False
+        )
+        if self.name == "duckdb":
+            ids = con.sql(select.sql(dialect=self.name)).to_arrow_table().column(0)
+        else:
+            ids = pa.array([str(r[0]) for r in self._query(con, select)], pa.string())
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        ids = pc.cast(ids, pa.string())
+        return pc.take(ids, pc.sort_indices(ids))  # type: ignore[no-any-return]
 
     def _materialize(
         self,
@@ -475,6 +492,7 @@ class _Plan:
 
     steps: list[tuple[str, str, exp.Select, str | None]] = field(default_factory=list)
     final: exp.Select | None = None
+    expand: bool = False  # the final SELECT lists the cohort: spread over every patient
 
 
 @dataclass
@@ -488,6 +506,7 @@ class _Store:
     no_patient: set[str] = field(default_factory=set)  # prefixes without patient_id
     prefixes: set[str] = field(default_factory=set)
     plain_filters: set[str] = field(default_factory=set)  # always views (see _compile)
+    everyone: pa.Array | None = None  # every patient id, sorted (see ``expand_rows``)
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:
