@@ -158,3 +158,56 @@ def tables_used(exprs: list[n.Expr]) -> set[str]:
 
 def root_table(frame: n.Frame) -> n.Table:
     return frame_steps(frame)[0]  # type: ignore[return-value]
+
+
+def required_frames(e: n.Expr) -> dict[int, n.Frame]:
+    """Frames that must have a row for the patient wherever boolean ``e`` is true (by
+    ``id``): ``exists``, ``count >= k`` (k >= 1), or a comparison or ``is_not_null`` of a
+    picked row, ``min`` or ``max`` (null without rows); through ``&`` (both sides) and ``|``
+    (frames both sides require). Patients with no row in them can be left out of ``e``."""
+    if isinstance(e, n.Exists):
+        return {id(e.frame): e.frame}
+    if isinstance(e, n.BinOp):
+        if e.op == "and":
+            return {**required_frames(e.left), **required_frames(e.right)}
+        if e.op == "or":
+            right = required_frames(e.right)
+            return {k: f for k, f in required_frames(e.left).items() if k in right}
+        if e.op in ("eq", "ne", "lt", "le", "gt", "ge"):
+            out = {**_nonnull_frames(e.left), **_nonnull_frames(e.right)}
+            for count, bound, op in ((e.left, e.right, e.op), (e.right, e.left, _flip(e.op))):
+                if _counts_rows(count) and _at_least_one(op, bound):
+                    out[id(count.frame)] = count.frame  # type: ignore[attr-defined]
+            return out
+    if isinstance(e, n.Not) and isinstance(e.arg, n.IsNull):
+        return _nonnull_frames(e.arg.arg)
+    return {}
+
+
+def _at_least_one(op: str, bound: n.Expr) -> bool:
+    """``x <op> bound`` holds only for ``x >= 1`` (``>= k`` with k >= 1, ``> k`` with k >= 0)."""
+    if not isinstance(bound, n.Lit) or bound.value is None:
+        return False
+    return (op == "ge" and bound.value >= 1) or (op == "gt" and bound.value >= 0)
+
+
+def _flip(op: str) -> str:
+    return {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op)
+
+
+def _counts_rows(e: n.Expr) -> bool:
+    return isinstance(e, n.Count) or (isinstance(e, n.Agg) and e.kind == "count_distinct")
+
+
+def _nonnull_frames(e: n.Expr) -> dict[int, n.Frame]:
+    """Frames that must have a row wherever ``e`` is not null."""
+    if isinstance(e, n.Pick) or (isinstance(e, n.Agg) and e.kind in ("min", "max")):
+        return {id(e.frame): e.frame}
+    if isinstance(e, n.Func) and e.name not in ("coalesce", "case"):  # null in, null out
+        out: dict[int, n.Frame] = {}
+        for a in e.args:
+            out.update(_nonnull_frames(a))
+        return out
+    if isinstance(e, n.BinOp) and e.op in ("add", "sub", "mul", "div"):
+        return {**_nonnull_frames(e.left), **_nonnull_frames(e.right)}
+    return {}

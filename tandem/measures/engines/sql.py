@@ -52,7 +52,13 @@ from tandem.measures.engines.sql_compile import (
     named_table,
 )
 from tandem.measures.lang_nodes import Expr, arrow_dtype
-from tandem.measures.lang_walk import PATIENT_VAR, Walker, tables_used
+from tandem.measures.lang_walk import (
+    PATIENT_VAR,
+    Walker,
+    required_frames,
+    root_table,
+    tables_used,
+)
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -295,6 +301,8 @@ class SQLEngine:
 
         compiler.stage_table = current
         if population is not None:
+            # patients without a row in a frame the population requires cannot be in it
+            current = compiler.stage_table = self._candidates(compiler, population, current)
             # the cohort first: later stages, and the frames they join, see only its patients
             before = len(plan.steps)
             add_stages([population])
@@ -329,6 +337,28 @@ class SQLEngine:
         plan.final = final
         assert not compiler.pending, f"joins never added to a query: {list(compiler.pending)}"
         return plan
+
+    @staticmethod
+    def _candidates(compiler: Compiler, population: Expr, patients: exp.Expression) -> Any:
+        """The patients the population is computed for: those with a row in the stored row
+        filters of every frame it requires (``lang_walk.required_frames``; the measures with
+        a small initial population, FUH or SMC, skip most patients at once)."""
+        filters = []
+        for frame in required_frames(population).values():
+            if "patient_id" not in root_table(frame).columns:
+                continue
+            prefix = compiler.shared_prefix(frame)  # rows of the frame are among its rows
+            if prefix is None:
+                continue
+            rows = exp.select(col("r", "patient_id"), copy=False).from_(
+                named_table(prefix.table).as_("r", copy=False), copy=False
+            )
+            member = exp.In(this=col("c", "patient_id"), query=exp.Subquery(this=rows))
+            filters.append(member)
+        if not filters:
+            return patients
+        select = exp.select(exp.Star(), copy=False).from_(patients.as_("c"), copy=False)
+        return exp.Subquery(this=select.where(exp.and_(*filters, copy=False), copy=False))
 
     def _stage(
         self,
