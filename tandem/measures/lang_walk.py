@@ -160,28 +160,60 @@ def root_table(frame: n.Frame) -> n.Table:
     return frame_steps(frame)[0]  # type: ignore[return-value]
 
 
-def required_frames(e: n.Expr) -> dict[int, n.Frame]:
-    """Frames that must have a row for the patient wherever boolean ``e`` is true (by
-    ``id``): ``exists``, ``count >= k`` (k >= 1), or a comparison or ``is_not_null`` of a
-    picked row, ``min`` or ``max`` (null without rows); through ``&`` (both sides) and ``|``
-    (frames both sides require). Patients with no row in them can be left out of ``e``."""
+Requirement = dict[int, n.Frame]
+"""Frames (by ``id``) at least one of which has a row for the patient."""
+
+
+def required_frames(e: n.Expr) -> list[Requirement]:
+    """What boolean ``e`` needs to be true: each requirement is a set of frames, one of which
+    must have a row for the patient. A frame is required by ``exists``, ``count >= k``
+    (k >= 1), or a comparison or ``is_not_null`` of a picked row, ``min`` or ``max`` (null
+    without rows); ``&`` needs what either side needs, ``|`` (and ``any_of``) a row in a
+    frame that one side needs. Patients meeting none of a requirement can be left out."""
+    if isinstance(e, n.BinOp) and e.op == "and":
+        return _merge(required_frames(e.left) + required_frames(e.right))
+    if isinstance(e, n.BinOp) and e.op == "or":
+        return _either([e.left, e.right])
+    if isinstance(e, n.AnyOf):
+        return _either(list(e.branches.values()))
+    return [{k: f} for k, f in _one_side(e).items()]
+
+
+def _one_side(e: n.Expr) -> dict[int, n.Frame]:
+    """Frames that must all have a row wherever ``e`` (not an ``&`` or ``|``) is true."""
     if isinstance(e, n.Exists):
         return {id(e.frame): e.frame}
-    if isinstance(e, n.BinOp):
-        if e.op == "and":
-            return {**required_frames(e.left), **required_frames(e.right)}
-        if e.op == "or":
-            right = required_frames(e.right)
-            return {k: f for k, f in required_frames(e.left).items() if k in right}
-        if e.op in ("eq", "ne", "lt", "le", "gt", "ge"):
-            out = {**_nonnull_frames(e.left), **_nonnull_frames(e.right)}
-            for count, bound, op in ((e.left, e.right, e.op), (e.right, e.left, _flip(e.op))):
-                if _counts_rows(count) and _at_least_one(op, bound):
-                    out[id(count.frame)] = count.frame  # type: ignore[attr-defined]
-            return out
+    if isinstance(e, n.BinOp) and e.op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        out = {**_nonnull_frames(e.left), **_nonnull_frames(e.right)}
+        for count, bound, op in ((e.left, e.right, e.op), (e.right, e.left, _flip(e.op))):
+            if _counts_rows(count) and _at_least_one(op, bound):
+                out[id(count.frame)] = count.frame  # type: ignore[attr-defined]
+        return out
     if isinstance(e, n.Not) and isinstance(e.arg, n.IsNull):
         return _nonnull_frames(e.arg.arg)
     return {}
+
+
+def _either(sides: list[n.Expr]) -> list[Requirement]:
+    """``a | b | ...``: a row in a frame that one side requires. Requirement i of each side
+    are united (groups built by one function list theirs in the same order)."""
+    needs = [required_frames(side) for side in sides]
+    out: list[Requirement] = []
+    for i in range(min(len(x) for x in needs)):
+        union: Requirement = {}
+        for need in needs:
+            union.update(need[i])
+        out.append(union)
+    return _merge(out)
+
+
+def _merge(needs: list[Requirement]) -> list[Requirement]:
+    """Requirements without repeats (``a | a`` of the same node, several groups' IPs)."""
+    out: list[Requirement] = []
+    for need in needs:
+        if need not in out:
+            out.append(need)
+    return out
 
 
 def _at_least_one(op: str, bound: n.Expr) -> bool:

@@ -12,7 +12,12 @@ CONDS = q.table("conditions")
 
 
 def required(e: q.Expr) -> set[int]:
-    return set(required_frames(e))
+    """The frames required one by one (requirements of a single frame)."""
+    return {k for need in required_frames(e) if len(need) == 1 for k in need}
+
+
+def either(e: q.Expr) -> list[set[int]]:
+    return [set(need) for need in required_frames(e)]
 
 
 def test_exists_counts_and_non_null_values_require_their_frame() -> None:
@@ -38,8 +43,16 @@ def test_what_a_patient_without_rows_can_satisfy_requires_nothing() -> None:
     assert required(q.patient_age_on(q.period_end) >= 18) == set()
 
 
-def test_and_requires_both_sides_or_only_what_both_sides_require() -> None:
+def test_and_requires_both_sides_or_a_row_in_a_frame_one_side_requires() -> None:
     both = ENC.exists() & CONDS.exists()
-    assert required(both) == {id(ENC), id(CONDS)}
-    assert required(ENC.exists() | CONDS.exists()) == set()
-    assert required(both | (ENC.exists() & OBS.exists())) == {id(ENC)}
+    assert either(both) == [{id(ENC)}, {id(CONDS)}]
+    assert either(ENC.exists() | CONDS.exists()) == [{id(ENC), id(CONDS)}]
+    assert either(both | OBS.exists()) == [{id(ENC), id(OBS)}]
+    assert either(ENC.exists() | (q.patient_age_on(q.period_end) >= 18)) == []
+    assert either(q.any_of(a=ENC.exists(), b=OBS.count() >= 2)) == [{id(ENC), id(OBS)}]
+    same = ENC.exists() & (q.patient_age_on(q.period_end) >= 18)
+    assert either(same | same) == [{id(ENC)}]
+    # two groups of one shape: their first requirements together, then their second
+    visits = [ENC.where(lambda e, y=y: e.start.year == y) for y in (2024, 2025)]
+    groups = [v.exists() & CONDS.exists() for v in visits]
+    assert either(groups[0] | groups[1]) == [{id(visits[0]), id(visits[1])}, {id(CONDS)}]

@@ -344,15 +344,22 @@ class SQLEngine:
         filters of every frame it requires (``lang_walk.required_frames``; the measures with
         a small initial population, FUH or SMC, skip most patients at once)."""
         filters = []
-        for frame in required_frames(population).values():
-            if "patient_id" not in root_table(frame).columns:
-                continue
-            prefix = compiler.shared_prefix(frame)  # rows of the frame are among its rows
-            if prefix is None:
-                continue
-            rows = exp.select(col("r", "patient_id"), copy=False).from_(
-                named_table(prefix.table).as_("r", copy=False), copy=False
-            )
+        for need in required_frames(population):
+            prefixes = [
+                compiler.shared_prefix(frame)  # the frame's rows are among its prefix's rows
+                if "patient_id" in root_table(frame).columns
+                else None
+                for frame in need.values()
+            ]
+            if any(p is None for p in prefixes):
+                continue  # a frame without a stored filter: no patient to leave out
+            rows: Any = None
+            for prefix in prefixes:
+                assert prefix is not None
+                one = exp.select(col("r", "patient_id"), copy=False).from_(
+                    named_table(prefix.table).as_("r", copy=False), copy=False
+                )
+                rows = one if rows is None else exp.union(rows, one, distinct=False, copy=False)
             member = exp.In(this=col("c", "patient_id"), query=exp.Subquery(this=rows))
             filters.append(member)
         if not filters:
