@@ -61,6 +61,8 @@ from tandem.measures.lang_walk import (
 )
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# DuckDB: a plain filter of an analytic table read at most this often is a view
+BASE_FILTER_VIEW_READS = 2
 
 
 class SQLEngine:
@@ -247,6 +249,8 @@ class SQLEngine:
             restrict = cohort_name if per_patient else None
             sql = select.sql(dialect=self.name)
             key = sql
+            if restrict is not None and key in store.names:
+                return store.names[key]  # already stored for every patient: read that
             if restrict is not None:
                 # first read after the cohort: only its patients will read the rows (applied
                 # when stored as a table; a view is inlined into cohort queries); such a
@@ -259,13 +263,14 @@ class SQLEngine:
                 if not per_patient:  # sites, practitioners
                     store.no_patient.add(name)
                 source = select.find(exp.Table)
-                if (
-                    source is not None
-                    and (source.name in store.prefixes or self.name == "duckdb")
-                    and len(list(select.find_all(exp.Select))) == 1
-                ):
-                    # a plain filter of a stored prefix: cheaper to repeat than to copy
-                    store.plain_filters.add(name)
+                if source is not None and len(list(select.find_all(exp.Select))) == 1:
+                    # a plain filter of a stored prefix: cheaper to repeat than to copy; on
+                    # DuckDB, of an analytic table too unless read often (filters are applied
+                    # while scanning)
+                    if source.name in store.prefixes:
+                        store.plain_filters.add(name)
+                    elif self.name == "duckdb":
+                        store.base_filters.add(name)
                 store.prefixes.add(name)
                 plan.steps.append(("prefix", name, select, sql))
             return store.names[key]
@@ -417,7 +422,12 @@ class SQLEngine:
         for kind, name, select, sql in plan.steps:
             created.append(name)
             mine.append(name)
-            if kind == "prefix" and (store.reads[name] <= 1 or name in store.plain_filters):
+            reads = store.reads[name]
+            if kind == "prefix" and (
+                reads <= 1
+                or name in store.plain_filters
+                or (name in store.base_filters and reads <= BASE_FILTER_VIEW_READS)
+            ):
                 self._view(con, name, select, sql)
                 continue
             if name in store.cohort_only:
@@ -543,6 +553,7 @@ class _Store:
     no_patient: set[str] = field(default_factory=set)  # prefixes without patient_id
     prefixes: set[str] = field(default_factory=set)
     plain_filters: set[str] = field(default_factory=set)  # always views (see _compile)
+    base_filters: set[str] = field(default_factory=set)  # views unless read often
     everyone: pa.Array | None = None  # every patient id, sorted (see ``expand_rows``)
 
 

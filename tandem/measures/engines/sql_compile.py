@@ -546,15 +546,16 @@ class Compiler:
         """When the parent frame is stored whole, this frame's row-local part is a filter
         of the parent's table (frames are usually built one ``where`` on another)."""
         parent = self._shared_prefix(steps[-2])
-        if parent is None or parent.upto != len(steps) - 1 or any(parent.residual.values()):
+        if parent is None or parent.upto != len(steps) - 1:
             return None
         step = steps[-1]
         split = self._split(step, {x.row.var_id for x in steps[1:]})  # type: ignore[attr-defined]
         if split is None:  # a with_columns step that reads the patient or an outer row
             return parent
         mine, residual = split
+        residuals = {**parent.residual, id(step): residual}  # filters commute
         if isinstance(step, n.Where) and not mine:
-            return Prefix(parent.table, len(steps), {id(step): residual})
+            return Prefix(parent.table, len(steps), residuals)
         assert self.materialize is not None
         with self._fresh_aliases():
             alias = "t0"
@@ -576,7 +577,7 @@ class Compiler:
         if self.on_use is not None:
             self.on_use([parent.table])
         per_patient = "patient_id" in steps[0].columns
-        return Prefix(self.materialize(select, per_patient), len(steps), {id(step): residual})
+        return Prefix(self.materialize(select, per_patient), len(steps), residuals)
 
     def _split(self, step: n.Frame, chain: set[int]) -> tuple[list[n.Expr], list[n.Expr]] | None:
         """(row-local conjuncts, the others) of a ``where`` step; ``([], [])`` for a
