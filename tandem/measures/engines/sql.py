@@ -63,6 +63,7 @@ from tandem.measures.lang_walk import (
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # DuckDB: a plain filter of an analytic table read at most this often is a view
 BASE_FILTER_VIEW_READS = 2
+BASE_FILTER_KEEPS = 0.5  # ... or that keeps at least this share of its rows
 
 
 class SQLEngine:
@@ -426,7 +427,7 @@ class SQLEngine:
             if kind == "prefix" and (
                 reads <= 1
                 or name in store.plain_filters
-                or (name in store.base_filters and reads <= BASE_FILTER_VIEW_READS)
+                or (name in store.base_filters and self._keeps_most(con, select, sql, reads))
             ):
                 self._view(con, name, select, sql)
                 continue
@@ -451,6 +452,20 @@ class SQLEngine:
             self._drop(con, name)
             created.remove(name)
         return result
+
+    def _keeps_most(self, con: Any, select: exp.Select, sql: str | None, reads: int) -> bool:
+        """A filter of an analytic table is better repeated (a view) than copied when read
+        at most ``BASE_FILTER_VIEW_READS`` times or when it keeps most rows (a status
+        filter): reading the copy would cost about as much as filtering again."""
+        if reads <= BASE_FILTER_VIEW_READS:
+            return True
+        source = select.find(exp.Table)
+        assert source is not None
+        body = sql if sql is not None else select.sql(dialect=self.name)
+        kept = self._exec(con, f"SELECT count(*) FROM ({body}) AS k")[0][0]  # noqa: S608
+        table = source.sql(dialect=self.name)
+        total = self._exec(con, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
+        return bool(kept >= BASE_FILTER_KEEPS * total)
 
     def _query_table(
         self,
