@@ -35,6 +35,11 @@ CURRENT = -1  # scope key: the alias of the innermost query being compiled
 VS_TABLE = "tandem_valueset_codes"
 # dialects whose value-set tests are literal lists (see ``Compiler._inline_valueset``)
 INLINE_VALUESETS = ("duckdb",)
+# aggregates correlated by more than equalities written as joins (``sql_decorrelate``):
+# Spark otherwise plans cartesian products. (DuckDB decorrelates well itself: the same
+# rewrite of range-correlated ``exists`` made its suite slower; Spark plans those as hash
+# existence joins.)
+DECORRELATE: dict[str, tuple[type, ...]] = {"spark": (n.Count, n.Agg, n.Pick)}
 INLINE_VALUESET_LIMIT = 2000
 
 _CMP = {"eq": exp.EQ, "ne": exp.NEQ, "lt": exp.LT, "le": exp.LTE, "gt": exp.GT, "ge": exp.GTE}
@@ -168,7 +173,7 @@ class Compiler:
         # Spark: an aggregate correlated with an outer row by more than equalities becomes a
         # LEFT JOIN of a grouped subquery (``sql_decorrelate``), added to the query that
         # reads the outer row: the source each query alias reads, and the joins waiting
-        self.decorrelate = dialect.name == "spark"
+        self.decorrelate = DECORRELATE.get(dialect.name, ())
         self.sources: dict[str, Callable[[str], Any]] = {}
         self.pending: dict[str, list[exp.Join]] = {}
         self.columns_needed: dict[str, set[str]] = {}
@@ -672,7 +677,7 @@ class Compiler:
     def _aggregate(self, e: n.Expr, scope: Scope) -> exp.Expression:
         own = getattr(e, "row", None)
         (table, conds, alias), inner = self.frame(e.frame, scope, own)  # type: ignore[attr-defined]
-        if self.decorrelate:
+        if isinstance(e, self.decorrelate):
             joined = decorrelated(self, e, scope, table, conds, alias, inner)
             if joined is not None:
                 return joined

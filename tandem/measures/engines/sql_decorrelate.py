@@ -23,8 +23,9 @@ itself, with the patient in the domain, so that every join is an equi-join on ``
 is added to the query that reads ``e`` (``Compiler.pending``, joined by ``Compiler.attach``),
 and the aggregate's value is ``x.v`` (``COALESCE(x.v, 0)`` for counts and sums).
 ``first_by``/``last_by`` rank the rows per domain tuple in the pick's order. The domain is
-every row of ``e``'s source (the cohort's when the stage holds one), a superset of the rows
-asked about; the LEFT JOIN matches at most one row per outer row, so results are unchanged.
+every row of ``e``'s source of a patient with a row in the frame (and in the cohort when the
+stage holds one), a superset of the rows asked about; the LEFT JOIN matches at most one row
+per outer row, so results are unchanged.
 
 Applies to ``count``, ``min``/``max``/``sum``/``count_distinct`` and ``first_by``/``last_by``
 correlated with the nearest enclosing query's row (Spark cannot read further out anyway).
@@ -94,11 +95,18 @@ def decorrelated(
         *(col(outer, nm).as_(f"k{i}", copy=False) for i, nm in enumerate(names)), copy=False
     )
     domain = domain.from_(source(outer), copy=False).distinct(copy=False)
+    # only outer rows of patients with a row in the frame can match (few, often)
+    frame_table, stage_join = table
+    patients = exp.select(col("f", "patient_id"), copy=False).from_(
+        frame_table.copy().as_("f", copy=False), copy=False
+    )
+    domain = domain.where(
+        exp.In(this=col(outer, "patient_id"), query=exp.Subquery(this=patients)), copy=False
+    )
     if c.restricted and c.stage_table is not None:  # the stage holds the cohort
         on = exp.EQ(this=col("s", "patient_id"), expression=col(outer, "patient_id"))
         domain = domain.join(c.stage_table.copy().as_("s", copy=False), on=on, copy=False)
 
-    frame_table, stage_join = table
     rows = exp.select(
         *(col(dom, f"k{i}").as_(f"k{i}", copy=False) for i in range(width)), copy=False
     )
