@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tandem.measures.engines.base import is_sorted
+from tandem.measures.engines.base import is_sorted, outside_null
 from tandem.measures.language import POPULATION_CODES, Group, Measure
 
 _ORDER = POPULATION_CODES
@@ -197,7 +197,8 @@ def build(
         plan.append((g, evidence, reasons))
     strata = [(s.id, f"stratum|{s.id}") for s in measure.strata]
     scores = {g.id: score(g, table) for g in measure.groups}
-    table = _outside_populations_blank(measure, table, scores)
+    if not outside_null(table):  # else computed for the initial populations only
+        table = _outside_populations_blank(measure, table, scores)
     summary = summarise(measure, table, scores)
     return MeasureResult(
         measure.id, period, engine, table, scores, summary, plan=plan, strata_keys=strata

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -88,12 +89,27 @@ def is_sorted(table: pa.Table) -> bool:
     return (table.schema.metadata or {}).get(b"tandem.sorted_by") == b"patient_id"
 
 
-def expand_rows(everyone: pa.Array, table: pa.Table) -> pa.Table:
+def expand_rows(everyone: pa.Array, table: pa.Table, positions: Any = None) -> pa.Table:
     """``table`` (rows of some patients, in any order) as one row per patient of
-    ``everyone`` (sorted ids), with null outputs for the patients it does not list."""
-    where = pc.index_in(everyone, value_set=table.column("patient_id"))
+    ``everyone`` (sorted ids), with null outputs for the patients it does not list.
+    ``positions``: each row's index in ``everyone`` when already known (numpy integers)."""
+    if positions is None:
+        where = pc.index_in(everyone, value_set=table.column("patient_id"))
+    else:
+        rows = np.full(len(everyone), -1, dtype=np.int64)
+        rows[np.asarray(positions, dtype=np.int64)] = np.arange(table.num_rows, dtype=np.int64)
+        where = pa.array(rows, mask=rows < 0)
     columns = [everyone] + [table.column(i).take(where) for i in range(1, table.num_columns)]
-    return mark_sorted(pa.table(columns, names=table.column_names))
+    out = mark_sorted(pa.table(columns, names=table.column_names))
+    return out.replace_schema_metadata({**(out.schema.metadata or {}), **OUTSIDE_NULL})
+
+
+# ``expand_rows``: the outputs of patients outside the engine's population are null
+OUTSIDE_NULL = {b"tandem.outside_population": b"null"}
+
+
+def outside_null(table: pa.Table) -> bool:
+    return (table.schema.metadata or {}).get(b"tandem.outside_population") == b"null"
 
 
 def table_results(table: pa.Table) -> Results:

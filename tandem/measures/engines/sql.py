@@ -48,6 +48,7 @@ from tandem.measures.engines.sql_compile import (
     Compiler,
     VarInfo,
     col,
+    columns_read,
     left_join,
     named_table,
 )
@@ -210,9 +211,16 @@ class SQLEngine:
             if self.name in ("sqlite", "postgres"):
                 vs = tmp[VS_TABLE]
                 self._exec(con, f'CREATE INDEX {vs}_key ON {vs} ("valueset_id", "code", "system")')
-            store = _Store()
+            store = _Store(columns=columns_read([e for job in jobs for e in job.exprs()]))
             if any(job.population is not None and job.keep_all for job in jobs):
                 store.everyone = self._patient_ids(con, self._table_ref(tmp)("patients"))
+                if self.name == "duckdb":  # each patient's place, for the final queries
+                    store.positions = f"tandem_{tag}_positions"
+                    places = pa.table(
+                        {"patient_id": store.everyone, "pos": pa.array(range(len(store.everyone)))}
+                    )
+                    self._load(con, store.positions, places)
+                    created.append(store.positions)
             plans = [
                 self._compile(job, tmp, f"{tag}_{i}", store, i, valuesets)
                 for i, job in enumerate(jobs)
@@ -283,10 +291,13 @@ class SQLEngine:
 
         compiler.materialize = materialize
         compiler.on_use = read
-        compiler.note_columns([*exprs, *([population] if population is not None else [])])
+        # the columns every job of the run reads: a prefix stored for one job has the same
+        # SQL, and is shared, when another job filters the same way
+        compiler.columns_needed = store.columns
         current: exp.Expression = ref("patients")
         # the first stage copies only the patient columns the outputs read
-        wanted = compiler.columns_needed.get("patients", set()) | {"patient_id"}
+        own = columns_read([*exprs, *([population] if population is not None else [])])
+        wanted = own.get("patients", set()) | {"patient_id"}
         first = [c for c in schema.TABLES["patients"] if c[0] in wanted]
         counter = 0
 
@@ -440,12 +451,32 @@ class SQLEngine:
                 sql = None  # changed: generate again
             self._materialize(con, name, select, sql, per_patient=name not in store.no_patient)
         assert plan.final is not None
+        final, positions = plan.final, None
+        if plan.expand and store.positions is not None:
+            # each cohort row with its place among all patients (a join in DuckDB is
+            # cheaper than looking every id up in Python)
+            out, place = "tandem_out", "tandem_place"
+            on = exp.EQ(this=col(place, "patient_id"), expression=col(out, "patient_id"))
+            final = exp.select(
+                col(place, "pos").as_("tandem_pos", copy=False),
+                exp.Column(this=exp.Star(), table=exp.to_identifier(out)),
+                copy=False,
+            )
+            final = final.from_(exp.Subquery(this=plan.final, alias=out), copy=False)
+            final = final.join(named_table(store.positions).as_(place), on=on, copy=False)
         result = self._query_table(
-            con, plan.final, list(job.outputs), job.outputs, sort=not plan.expand
+            con,
+            final,
+            list(job.outputs),
+            job.outputs,
+            sort=not plan.expand,
+            positions=final is not plan.final,
         )
+        if isinstance(result, tuple):
+            result, positions = result
         if plan.expand:
             assert store.everyone is not None
-            result = expand_rows(store.everyone, result)
+            result = expand_rows(store.everyone, result, positions)
         done = [n for n in created if n in store.last_reader and store.last_reader[n] <= index]
         done += [n for n in mine if n not in store.last_reader]  # this job's stages
         for name in sorted(done, key=created.index, reverse=True):
@@ -475,11 +506,19 @@ class SQLEngine:
         outputs: dict[str, Expr],
         *,
         sort: bool = True,
-    ) -> pa.Table:
+        positions: bool = False,
+    ) -> Any:
+        """The outputs as Arrow (``conform_results``); with ``positions`` (DuckDB) the first
+        column is each row's place among all patients: ``(table, places)``."""
         if self.name == "duckdb":  # columns straight from DuckDB, no Python row objects
             sql = select.sql(dialect=self.name)
             self.last_sql.append(sql)
-            return conform_results(con.sql(sql).to_arrow_table(), keys, outputs, sort=sort)
+            table = con.sql(sql).to_arrow_table()
+            if positions:
+                places = table.column(0).to_numpy()
+                table = table.drop_columns([table.column_names[0]])
+                return conform_results(table, keys, outputs, sort=sort), places
+            return conform_results(table, keys, outputs, sort=sort)
         return results_table(self._query(con, select), keys, outputs)
 
     def _patient_ids(self, con: Any, patients: exp.Table) -> pa.Array:
@@ -569,7 +608,9 @@ class _Store:
     prefixes: set[str] = field(default_factory=set)
     plain_filters: set[str] = field(default_factory=set)  # always views (see _compile)
     base_filters: set[str] = field(default_factory=set)  # views unless read often
+    columns: dict[str, set[str]] = field(default_factory=dict)  # read by any job, by table
     everyone: pa.Array | None = None  # every patient id, sorted (see ``expand_rows``)
+    positions: str | None = None  # DuckDB: table of (patient_id, place in ``everyone``)
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:

@@ -101,6 +101,21 @@ def _flatten_and(conds: list[exp.Expression]) -> list[exp.Expression]:
     return out
 
 
+def columns_read(exprs: list[n.Expr]) -> dict[str, set[str]]:
+    """The columns of each analytic table the expressions read (with every frame's id,
+    ``patient_id`` and ``code``)."""
+    needed: dict[str, set[str]] = {}
+    for e in exprs:
+        for x in walk(e):
+            if isinstance(x, n.Field):
+                needed.setdefault(n.root_table(x.row.frame).table_name, set()).add(x.name)
+            for frame, _ in sources(x):
+                root = n.root_table(frame)
+                always = {root.id_column, "patient_id", "code"}
+                needed.setdefault(root.table_name, set()).update(always)
+    return needed
+
+
 def _reads(alias: str, parts: list[exp.Expression]) -> bool:
     """Some column of ``parts`` (at any depth) belongs to ``alias``."""
     return any(c.table == alias for x in parts for c in x.find_all(exp.Column))
@@ -635,16 +650,7 @@ class Compiler:
 
     def note_columns(self, exprs: list[n.Expr]) -> None:
         """Record the columns each table is read for (stored prefixes keep only those)."""
-        needed: dict[str, set[str]] = {}
-        for e in exprs:
-            for x in walk(e):
-                if isinstance(x, n.Field):
-                    needed.setdefault(n.root_table(x.row.frame).table_name, set()).add(x.name)
-                for frame, _ in sources(x):
-                    root = n.root_table(frame)
-                    always = {root.id_column, "patient_id", "code"}
-                    needed.setdefault(root.table_name, set()).update(always)
-        self.columns_needed = needed
+        self.columns_needed = columns_read(exprs)
 
     def select_from(
         self, select: exp.Select, source: tuple[Any, Any], conds: list[exp.Expression]
