@@ -443,11 +443,7 @@ class SQLEngine:
                 self._view(con, name, select, sql)
                 continue
             if name in store.cohort_only:
-                members = exp.select(col("c", "patient_id"), copy=False).from_(
-                    named_table(store.cohort_only[name]).as_("c", copy=False)
-                )
-                inside = exp.In(this=col("t0", "patient_id"), query=exp.Subquery(this=members))
-                select = select.where(inside, append=True, copy=False)
+                select = _only_cohort(select, store.cohort_only[name])
                 sql = None  # changed: generate again
             self._materialize(con, name, select, sql, per_patient=name not in store.no_patient)
         assert plan.final is not None
@@ -611,6 +607,19 @@ class _Store:
     columns: dict[str, set[str]] = field(default_factory=dict)  # read by any job, by table
     everyone: pa.Array | None = None  # every patient id, sorted (see ``expand_rows``)
     positions: str | None = None  # DuckDB: table of (patient_id, place in ``everyone``)
+
+
+def _only_cohort(select: exp.Select, cohort: str) -> exp.Select:
+    """A stored prefix (``SELECT ... FROM source AS t0 ...``) over the rows of the cohort's
+    patients only: the source is filtered first, before any subquery of the prefix runs."""
+    source = select.args["from_"].this
+    members = exp.select(col("c", "patient_id"), copy=False).from_(
+        named_table(cohort).as_("c", copy=False), copy=False
+    )
+    inside = exp.In(this=col("r", "patient_id"), query=exp.Subquery(this=members))
+    rows = exp.select(exp.Star(), copy=False).from_(source.copy().as_("r", copy=False))
+    source.replace(exp.Subquery(this=rows.where(inside, copy=False), alias=source.alias))
+    return select
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[Any]:
