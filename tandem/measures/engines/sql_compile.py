@@ -116,6 +116,14 @@ def columns_read(exprs: list[n.Expr]) -> dict[str, set[str]]:
     return needed
 
 
+def _struct(xs: list[exp.Expression]) -> exp.Expression:
+    return exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=exp.to_identifier(f"k{i}"), expression=x) for i, x in enumerate(xs)
+        ]
+    )
+
+
 def _reads(alias: str, parts: list[exp.Expression]) -> bool:
     """Some column of ``parts`` (at any depth) belongs to ``alias``."""
     return any(c.table == alias for x in parts for c in x.find_all(exp.Column))
@@ -285,6 +293,8 @@ class Compiler:
 
     def binop(self, e: n.BinOp, scope: Scope) -> exp.Expression:
         if e.op == "or" and (merged := self.any_valueset(e, scope)) is not None:
+            return merged
+        if e.op == "or" and (merged := self.any_exists(e, scope)) is not None:
             return merged
         a, b = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op == "and":
@@ -730,6 +740,14 @@ class Compiler:
         FALSE)``: one hash semi-join, where DuckDB otherwise first collects the distinct
         outer values (an encounter's diagnoses: ``c.encounter_id = e.encounter_id``).
         None when another form of correlation is present."""
+        keys = self._equality_keys(table, conds, alias, outer)
+        return None if keys is None else self._semi_join([(table, *keys)])
+
+    def _equality_keys(
+        self, table: Any, conds: list[exp.Expression], alias: str, outer: set[str]
+    ) -> tuple[list[tuple[exp.Expression, exp.Expression]], list[exp.Expression]] | None:
+        """DuckDB: ``([(inner key, outer value)...], other conditions)`` of a frame related
+        to the outer rows only by equalities, None otherwise."""
         if self.d.name != "duckdb" or table[1] is not None:
             return None
 
@@ -754,32 +772,89 @@ class Compiler:
                 return None
         if not pairs:
             return None
-        false = exp.Boolean(this=False)
-        if len(pairs) == 1:
-            (inner_key, probe), guard = pairs[0], None
-        else:
-            # several keys: one struct per row. Structs with null fields compare equal, where
-            # ``=`` is null: rows with a null key are kept out on both sides.
-            def struct(xs: list[exp.Expression]) -> exp.Expression:
-                return exp.Struct(
-                    expressions=[
-                        exp.PropertyEQ(this=exp.to_identifier(f"k{i}"), expression=x)
-                        for i, x in enumerate(xs)
-                    ]
-                )
+        pairs.sort(key=lambda p: p[1].sql(dialect=self.d.name))
+        return pairs, rest
 
-            rest += [exp.Not(this=exp.Is(this=i.copy(), expression=exp.Null())) for i, _ in pairs]
+    def _semi_join(
+        self,
+        frames: list[tuple[Any, list[tuple[exp.Expression, exp.Expression]], list[exp.Expression]]],
+    ) -> exp.Expression:
+        """Outer values (the same in every frame) among the inner keys of any of the frames:
+        one hash semi-join over their union."""
+        false = exp.Boolean(this=False)
+        outs = [o for _, o in frames[0][1]]
+        guard = None
+        selects = []
+        for table, pairs, rest in frames:
+            inner_keys = [i for i, _ in pairs]
+            if len(pairs) > 1:
+                # several keys: one struct per row. Structs with null fields compare equal,
+                # where ``=`` is null: rows with a null key are kept out on both sides.
+                rest = rest + [
+                    exp.Not(this=exp.Is(this=i.copy(), expression=exp.Null())) for i in inner_keys
+                ]
+            key = inner_keys[0] if len(pairs) == 1 else _struct(inner_keys)
+            selects.append(self.select_from(exp.select(key, copy=False), table, rest))
+        if len(outs) > 1:
             guard = exp.or_(
-                *(exp.Is(this=o.copy(), expression=exp.Null()) for _, o in pairs), copy=False
+                *(exp.Is(this=o.copy(), expression=exp.Null()) for o in outs), copy=False
             )
-            inner_key = struct([i for i, _ in pairs])
-            probe = struct([o for _, o in pairs])
-        sub = self.select_from(exp.select(inner_key, copy=False), table, rest)
-        member = exp.In(this=probe, query=exp.Subquery(this=sub))
+        probe = outs[0] if len(outs) == 1 else _struct(outs)
+        union: Any = selects[0]
+        for other in selects[1:]:
+            union = exp.union(union, other, distinct=False, copy=False)
+        member = exp.In(this=probe, query=exp.Subquery(this=union))
         found = exp.Coalesce(this=member, expressions=[false])
         if guard is None:
             return found
         return exp.Case(ifs=[exp.If(this=guard, true=false.copy())], default=found)
+
+    def any_exists(self, e: n.BinOp, scope: Scope) -> exp.Expression | None:
+        """DuckDB: ``a.exists() | b.exists() | ...`` of frames related to the outer row as
+        one test over the union of their rows: a semi-join on the same keys (an encounter's
+        diagnoses from conditions or claims), else one ``EXISTS`` over ``UNION ALL``; DuckDB
+        then builds one hash table and probes the outer rows once instead of per frame."""
+        if self.d.name != "duckdb":
+            return None
+        parts = _disjuncts(e)
+        exists = [
+            p
+            for p in parts
+            if isinstance(p, n.Exists) and id(p) not in self.hoisted and not self.is_constant(p)
+        ]
+        if len(exists) < 2:
+            return None
+        compiled = []
+        self._correlated += 1
+        try:
+            for x in exists:
+                (table, conds, alias), _ = self.frame(x.frame, scope, None)
+                compiled.append((table, conds, alias))
+        finally:
+            self._correlated -= 1
+        outer = {v.alias for v in scope.values()}
+        keyed = [self._equality_keys(t, c, a, outer - {a}) for t, c, a in compiled]
+        same = all(k is not None for k in keyed) and (
+            len({tuple(o.sql(dialect=self.d.name) for _, o in k[0]) for k in keyed if k}) == 1
+        )
+        merged: exp.Expression
+        if same:
+            frames = [(t, *k) for (t, _, _), k in zip(compiled, keyed, strict=True) if k]
+            merged = self._semi_join(frames)
+        else:
+            union: Any = None
+            for table, conds, _ in compiled:
+                one_sel = self.select_from(one(), table, conds)
+                union = (
+                    one_sel
+                    if union is None
+                    else exp.union(union, one_sel, distinct=False, copy=False)
+                )
+            merged = exp.Exists(this=union)
+        others = [self.expr(p, scope) for p in parts if not any(p is x for x in exists)]
+        if not others:
+            return merged
+        return exp.Paren(this=exp.or_(*(exp.Paren(this=x) for x in [merged, *others]), copy=False))
 
     # --- decorrelated patient-level aggregates ----------------------------------------------
     def groupable(self, e: n.Expr) -> bool:

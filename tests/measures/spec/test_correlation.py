@@ -331,3 +331,55 @@ def test_exists_by_equal_keys_never_matches_a_null_key(engine):
         "p1": {"with_dx": 1, "without_dx": 1, "same_code": 1, "null_code_matches": False},
         "p2": {"with_dx": 0, "without_dx": 1, "same_code": 0, "null_code_matches": False},
     }
+
+
+def test_either_of_several_related_frames(engine):
+    """``a.exists() | b.exists()`` of frames related to an outer row: by the same keys (an
+    encounter's diagnoses from conditions or claims) or by dates, with a non-exists branch."""
+    conditions = q.table("conditions")
+    claims = q.table("claims")
+    orders = q.table("service_requests")
+    tables = make_tables(
+        encounters=[
+            visit("p1", ts(2025, 3, 1), encounter_id="e1", code="x"),
+            visit("p1", ts(2025, 4, 1), encounter_id="e2", code="x"),
+            visit("p1", ts(2025, 5, 1), encounter_id="e3", code="x"),
+            visit("p2", ts(2025, 3, 1), encounter_id="e1", code=None),
+            visit("p2", ts(2025, 6, 1), encounter_id=None, code=None),
+        ],
+        conditions=[{"patient_id": "p1", "condition_id": "c1", "encounter_id": "e1"}],
+        claims=[
+            {"patient_id": "p1", "claim_id": "k1", "encounter_id": "e2"},
+            {"patient_id": "p2", "claim_id": "k2", "encounter_id": None},
+        ],
+        service_requests=[
+            {"patient_id": "p1", "request_id": "r1", "authored": ts(2025, 5, 2)},
+            {"patient_id": "p2", "request_id": "r2", "authored": ts(2025, 6, 2)},
+        ],
+    )
+
+    def dx(e):
+        return (
+            conditions.where(lambda c: c.encounter_id == e.encounter_id).exists()
+            | claims.where(lambda c: c.encounter_id == e.encounter_id).exists()
+        )
+
+    def followed(e):
+        return (
+            orders.where(lambda r: q.within_days_after(r.authored, e.start, 2)).exists()
+            | conditions.where(lambda c: c.encounter_id == e.encounter_id).exists()
+            | e.code.is_null()
+        )
+
+    out = engine.run_many(
+        {
+            "with_dx": ENC.where(dx).count(),
+            "without_dx": ENC.where(lambda e: ~dx(e)).count(),
+            "followed": ENC.where(followed).count(),
+        },
+        tables,
+    )
+    assert out == {
+        "p1": {"with_dx": 2, "without_dx": 1, "followed": 2},
+        "p2": {"with_dx": 0, "without_dx": 2, "followed": 2},
+    }
