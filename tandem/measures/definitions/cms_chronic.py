@@ -58,6 +58,9 @@ def cms165() -> q.Measure:
     readings = (
         q.table("observations")
         .where(lambda o: (o.system == LOINC) & o.status.isin(["final", "amended", "corrected"]))
+        # every reading below is one of these three codes: keep only them before the
+        # encounter test (the same result, over a fraction of the observations)
+        .where(lambda o: o.code.isin([BP_PANEL, SYSTOLIC, DIASTOLIC]))
         .where(lambda o: q.during(latest(o), ps, pe))
         .where(
             lambda o: (
