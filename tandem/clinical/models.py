@@ -125,7 +125,12 @@ class Observation(ClinicalRecord):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["patient", "code", "effective_at"])]
+        indexes = [
+            models.Index(fields=["patient", "code", "effective_at"]),
+            # a panel's rows by panel id: the measure extract looks for each panel's header
+            # row (``tandem.measures.queries``), without it a scan per panel row
+            models.Index(fields=["panel_id", "code"], name="clinical_obs_panel_code"),
+        ]
         constraints = [sensitivity_check("observation")]
 
 
