@@ -187,7 +187,8 @@ def main() -> int:
     def reopen(con: Any) -> Any:
         """The loaded file opened afresh. Run in the connection that just loaded the tables,
         the suite was ~3x slower (2026-11-28, measured: 145.6 s vs 44-45 s at 1 M, 32.0 s
-        vs 11.9 s at 200k); why was not established."""
+        vs 11.9 s at 200k), mostly in scans testing long value-set lists, which are fast on
+        the reopened (compressed) tables (benchmarks/README.md)."""
         if args.in_memory:
             return con
         con.execute("CHECKPOINT")
