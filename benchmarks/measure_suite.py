@@ -177,6 +177,7 @@ def main() -> int:
     for key in keys:
         definitions.measure(key)  # build once, outside the timings
     valuesets = vs_module.load()
+
     # the analytic tables in a DuckDB database file (as a deployment keeps them; DuckDB
     # compresses stored tables, not in-memory ones) or, with --in-memory, in memory
     def connect() -> Any:
