@@ -78,6 +78,8 @@ def conform_results(
 
 
 SORTED = {b"tandem.sorted_by": b"patient_id"}
+# ``expand_rows``: the outputs of patients outside the engine's population are null
+OUTSIDE_NULL = {b"tandem.outside_population": b"null"}
 
 
 def mark_sorted(table: pa.Table) -> pa.Table:
@@ -100,12 +102,8 @@ def expand_rows(everyone: pa.Array, table: pa.Table, positions: Any = None) -> p
         rows[np.asarray(positions, dtype=np.int64)] = np.arange(table.num_rows, dtype=np.int64)
         where = pa.array(rows, mask=rows < 0)
     columns = [everyone] + [table.column(i).take(where) for i in range(1, table.num_columns)]
-    out = mark_sorted(pa.table(columns, names=table.column_names))
-    return out.replace_schema_metadata({**(out.schema.metadata or {}), **OUTSIDE_NULL})
-
-
-# ``expand_rows``: the outputs of patients outside the engine's population are null
-OUTSIDE_NULL = {b"tandem.outside_population": b"null"}
+    out = pa.table(columns, names=table.column_names)
+    return out.replace_schema_metadata({**SORTED, **OUTSIDE_NULL})
 
 
 def outside_null(table: pa.Table) -> bool:

@@ -51,6 +51,7 @@ from tandem.measures.engines.sql_compile import (
     columns_read,
     left_join,
     named_table,
+    union_all,
 )
 from tandem.measures.lang_nodes import Expr, arrow_dtype
 from tandem.measures.lang_walk import (
@@ -370,13 +371,15 @@ class SQLEngine:
             ]
             if any(p is None for p in prefixes):
                 continue  # a frame without a stored filter: no patient to leave out
-            rows: Any = None
-            for prefix in prefixes:
-                assert prefix is not None
-                one = exp.select(col("r", "patient_id"), copy=False).from_(
-                    named_table(prefix.table).as_("r", copy=False), copy=False
-                )
-                rows = one if rows is None else exp.union(rows, one, distinct=False, copy=False)
+            rows = union_all(
+                [
+                    exp.select(col("r", "patient_id"), copy=False).from_(
+                        named_table(p.table).as_("r", copy=False), copy=False
+                    )
+                    for p in prefixes
+                    if p is not None
+                ]
+            )
             member = exp.In(this=col("c", "patient_id"), query=exp.Subquery(this=rows))
             filters.append(member)
         if not filters:

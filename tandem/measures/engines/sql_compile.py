@@ -133,6 +133,14 @@ def _named_source(name: str) -> Callable[[str], Any]:
     return lambda alias: named_table(name).as_(alias, copy=False)
 
 
+def union_all(selects: list[Any]) -> Any:
+    """``selects[0] UNION ALL selects[1] ...`` (one select: itself)."""
+    out = selects[0]
+    for other in selects[1:]:
+        out = exp.union(out, other, distinct=False, copy=False)
+    return out
+
+
 def _all(conds: list[exp.Expression]) -> Any:
     return exp.and_(*conds, copy=False) if conds else exp.Boolean(this=True)
 
@@ -658,10 +666,6 @@ class Compiler:
             select = select.where(_all(conds), copy=False)
         return self.materialize(select, "patient_id" in table.columns)
 
-    def note_columns(self, exprs: list[n.Expr]) -> None:
-        """Record the columns each table is read for (stored prefixes keep only those)."""
-        self.columns_needed = columns_read(exprs)
-
     def select_from(
         self, select: exp.Select, source: tuple[Any, Any], conds: list[exp.Expression]
     ) -> exp.Select:
@@ -800,10 +804,7 @@ class Compiler:
                 *(exp.Is(this=o.copy(), expression=exp.Null()) for o in outs), copy=False
             )
         probe = outs[0] if len(outs) == 1 else _struct(outs)
-        union: Any = selects[0]
-        for other in selects[1:]:
-            union = exp.union(union, other, distinct=False, copy=False)
-        member = exp.In(this=probe, query=exp.Subquery(this=union))
+        member = exp.In(this=probe, query=exp.Subquery(this=union_all(selects)))
         found = exp.Coalesce(this=member, expressions=[false])
         if guard is None:
             return found
@@ -842,15 +843,9 @@ class Compiler:
             frames = [(t, *k) for (t, _, _), k in zip(compiled, keyed, strict=True) if k]
             merged = self._semi_join(frames)
         else:
-            union: Any = None
-            for table, conds, _ in compiled:
-                one_sel = self.select_from(one(), table, conds)
-                union = (
-                    one_sel
-                    if union is None
-                    else exp.union(union, one_sel, distinct=False, copy=False)
-                )
-            merged = exp.Exists(this=union)
+            merged = exp.Exists(
+                this=union_all([self.select_from(one(), t, c) for t, c, _ in compiled])
+            )
         others = [self.expr(p, scope) for p in parts if not any(p is x for x in exists)]
         if not others:
             return merged
@@ -1073,12 +1068,11 @@ class Compiler:
                 conds,
             )
 
-        clipped: Any = clip(e.parts[0], table, conds, inner)
+        parts = [clip(e.parts[0], table, conds, inner)]
         for part in e.parts[1:]:  # more frames: UNION ALL of their spans
             (table2, conds2, _), inner2 = self.frame(part.frame, scope, part.row)
-            clipped = exp.union(
-                clipped, clip(part, table2, conds2, inner2), distinct=False, copy=False
-            )
+            parts.append(clip(part, table2, conds2, inner2))
+        clipped = union_all(parts)
         a1, a2 = f"c{next(self._aliases)}", f"c{next(self._aliases)}"
         window = exp.Window(
             this=exp.Max(this=col(a1, "e")),
