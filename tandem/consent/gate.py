@@ -28,7 +28,8 @@ from tandem.consent import rules
 from tandem.consent.models import ConsentDirective, Purpose
 from tandem.core.models import CareTeamMember, Practitioner, Sensitivity, SiteRole
 
-# kind -> "app_label.Model". Kinds without a sensitivity column are always "normal".
+# kind -> "app_label.Model". Kinds without a sensitivity column are always "normal". (The
+# patient's home site is withheld like a row of its own, as kind "home_site": see ``read``.)
 KINDS: dict[str, str] = {
     "coverage": "registry.Coverage",
     "identifiers": "registry.PatientIdentifier",
@@ -138,10 +139,11 @@ def _site_ids_granting(reader: _Reader, purpose: str) -> list[int]:
 
 
 def _registered_at(site_ids: list[int]) -> Q:
+    # An uncorrelated IN list, read once per query: a correlated EXISTS here was planned on the
+    # (site, kind) index and scanned a site's every MRN once per patient (seconds per page).
     identifier = apps.get_model("registry", "PatientIdentifier")
-    return Q(home_site_id__in=site_ids) | Q(
-        Exists(identifier.objects.filter(patient=OuterRef("pk"), kind="mrn", site_id__in=site_ids))
-    )
+    mrn_holders = identifier.objects.filter(kind="mrn", site_id__in=site_ids).values("patient_id")
+    return Q(home_site_id__in=site_ids) | Q(pk__in=mrn_holders)
 
 
 def visible_patients(*, user: Any, purpose: str) -> QuerySet:
@@ -162,6 +164,21 @@ def visible_patients(*, user: Any, purpose: str) -> QuerySet:
         )
         condition |= Q(Exists(memberships))
     return patient_model.objects.filter(condition)
+
+
+def searchable_identifiers(*, user: Any, purpose: str) -> QuerySet:
+    """The identifiers a search by this reader may match: those whose label they may see,
+    whoever the patient is.
+
+    A search that found a patient by an MRN of a Part 2 site would confirm that the person is
+    its patient. Consent directives and care-team roles, which can disclose more of one
+    patient, are per patient and not consulted here: the summary applies them.
+    """
+    identifier = apps.get_model("registry", "PatientIdentifier")
+    reader = _reader(user)
+    if purpose == Purpose.PATIENT_ACCESS:
+        return identifier.objects.filter(patient_id=reader.own_patient_id or -1)
+    return identifier.objects.filter(_policy(reader, None, purpose).filter_for(identifier))
 
 
 def _basis(reader: _Reader, patient: Any, purpose: str) -> str | None:
@@ -210,16 +227,19 @@ def _consented_labels(reader: _Reader, patient_id: int, purpose: str) -> set[str
     return set(directives.values_list("category", flat=True))
 
 
-def _inside_behavioral_health(reader: _Reader, patient_id: int) -> bool:
+def _inside_behavioral_health(reader: _Reader, patient_id: int | None) -> bool:
     if reader.practitioner is None:
         return False
     if reader.practitioner.programs.filter(kind__in=rules.BEHAVIORAL_PROGRAM_KINDS).exists():
         return True
-    return CareTeamMember.objects.filter(
-        _active_membership(reader),
-        patient_id=patient_id,
-        role__in=rules.BEHAVIORAL_CARE_TEAM_ROLES,
-    ).exists()
+    return (
+        patient_id is not None
+        and CareTeamMember.objects.filter(
+            _active_membership(reader),
+            patient_id=patient_id,
+            role__in=rules.BEHAVIORAL_CARE_TEAM_ROLES,
+        ).exists()
+    )
 
 
 @dataclass(frozen=True)
@@ -227,8 +247,10 @@ class _Policy:
     """What one reader may see of one patient for one purpose."""
 
     labels: frozenset[str]
-    part2_program_ids: frozenset[int]
     author_id: int | None
+    # The units of the reader's Part 2 programs, by ``rules.UNIT_FIELDS`` name: the programs,
+    # their sites and their practitioners. A ``substance-use`` row of one of them is shown.
+    part2_units: tuple[tuple[str, frozenset[int]], ...] = ()
 
     def filter_for(self, model: Any) -> Q | None:
         """The row filter for ``model``; None when the model carries no label."""
@@ -236,16 +258,54 @@ class _Policy:
         if "sensitivity" not in fields:
             return None
         allowed = Q(sensitivity__in=sorted(self.labels))
-        if self.part2_program_ids:
-            allowed |= Q(
-                sensitivity=Sensitivity.SUBSTANCE_USE, program_id__in=self.part2_program_ids
-            )
+        own_part2 = self._own_part2_rows(fields)
+        if own_part2 is not None:
+            allowed |= Q(sensitivity=Sensitivity.SUBSTANCE_USE) & own_part2
         if self.author_id is not None and "author" in fields:
             allowed |= Q(sensitivity=Sensitivity.PSYCHOTHERAPY_NOTE, author_id=self.author_id)
         return allowed
 
+    def shows_home_site(self, patient: Any) -> bool:
+        """Whether the patient's home site may be named to this reader (its label, as a row's)."""
+        label = patient.home_site_sensitivity
+        if patient.home_site_id is None or label in self.labels:
+            return True
+        part2_sites = dict(self.part2_units).get("site", frozenset())
+        return label == Sensitivity.SUBSTANCE_USE and patient.home_site_id in part2_sites
 
-def _policy(reader: _Reader, patient_id: int, purpose: str) -> _Policy:
+    def _own_part2_rows(self, fields: set[str]) -> Q | None:
+        """Rows whose unit (as ``rules.unit_label`` finds it) is one of the reader's Part 2 units."""
+        ids = dict(self.part2_units)
+        present = [name for name in rules.UNIT_FIELDS if name in fields]
+        match: Q | None = None
+        for i, name in enumerate(present):
+            if not ids.get(name):
+                continue
+            term = Q(**{f"{name}_id__in": sorted(ids[name])})
+            for earlier in present[:i]:
+                term &= Q(**{f"{earlier}__isnull": True})
+            match = term if match is None else match | term
+        return match
+
+
+def _part2_units(practitioner: Practitioner | None) -> tuple[tuple[str, frozenset[int]], ...]:
+    if practitioner is None:
+        return ()
+    programs = list(practitioner.programs.filter(is_part2=True).values_list("pk", "site_id"))
+    if not programs:
+        return ()
+    program_ids = frozenset(pk for pk, _ in programs)
+    colleagues = Practitioner.objects.filter(programs__in=program_ids).values_list("pk", flat=True)
+    return (
+        ("program", program_ids),
+        ("site", frozenset(site_id for _, site_id in programs)),
+        ("practitioner", frozenset(colleagues)),
+    )
+
+
+def _policy(reader: _Reader, patient_id: int | None, purpose: str) -> _Policy:
+    """The policy for one patient; with ``patient_id`` None, what holds whoever the patient is
+    (no care-team role, no consent directive: what a search may match on)."""
     labels = {Sensitivity.NORMAL.value}
     own = purpose == Purpose.PATIENT_ACCESS
     emergency = purpose == Purpose.EMERGENCY
@@ -255,14 +315,11 @@ def _policy(reader: _Reader, patient_id: int, purpose: str) -> _Policy:
         labels.add(Sensitivity.MENTAL_HEALTH)
     if own or emergency:
         labels.add(Sensitivity.SUBSTANCE_USE)
-    labels |= _consented_labels(reader, patient_id, purpose) & set(ConsentDirective.Category.values)
-    part2: frozenset[int] = frozenset()
-    if reader.practitioner is not None:
-        part2 = frozenset(
-            reader.practitioner.programs.filter(is_part2=True).values_list("pk", flat=True)
-        )
+    if patient_id is not None:
+        consented = _consented_labels(reader, patient_id, purpose)
+        labels |= consented & set(ConsentDirective.Category.values)
     author = reader.practitioner.pk if reader.practitioner is not None else None
-    return _Policy(frozenset(labels), part2, author)
+    return _Policy(frozenset(labels), author, _part2_units(reader.practitioner))
 
 
 def read(
@@ -289,6 +346,10 @@ def read(
         raise AccessDenied(f"no relationship allows {purpose} access to this patient")
     policy = _policy(reader, patient.pk, purpose)
     disclosure = Disclosure(patient=patient, purpose=purpose, basis=basis)
+    if not policy.shows_home_site(patient):
+        label = patient.home_site_sensitivity
+        disclosure.redactions.append(Redaction("home_site", label, 1, REASONS[label]))
+        _withhold_home_site(patient)
     for request in requests:
         model = apps.get_model(KINDS[request.kind])
         base = model.objects.filter(patient_id=patient.pk)
@@ -358,6 +419,27 @@ def population_scope(*, user: Any, purpose: str, detail: str) -> list[int] | Non
         ),
     )
     return scope
+
+
+def _withhold_home_site(patient: Any) -> None:
+    """Blank the home site of this copy of the patient, and mark it so it cannot be saved."""
+    patient.home_site = None
+    patient.home_site_withheld = True
+
+
+def withhold_home_sites(*, user: Any, patients: Iterable[Any], purpose: str) -> None:
+    """Blank the home site of listed patients where it may not be named to ``user``.
+
+    Lists (search, caseload) use what holds for the reader whoever the patient is, as
+    :func:`searchable_identifiers` does; the summary (:func:`read`) applies the patient's own
+    consent directives and care-team roles.
+    """
+    if purpose == Purpose.PATIENT_ACCESS:
+        return  # the patient's own record (visible_patients lists nobody else)
+    policy = _policy(_reader(user), None, purpose)
+    for patient in patients:
+        if not policy.shows_home_site(patient):
+            _withhold_home_site(patient)
 
 
 def record_listing(*, user: Any, patients: Sequence[Any], purpose: str, detail: str) -> None:

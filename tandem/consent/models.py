@@ -10,7 +10,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 
-from tandem.core.models import Organization, Practitioner, Sensitivity
+from tandem.core.models import Labelled, Organization, Practitioner, Sensitivity, sensitivity_check
 
 
 class Purpose(models.TextChoices):
@@ -20,8 +20,13 @@ class Purpose(models.TextChoices):
     EMERGENCY = "emergency", "Emergency"
 
 
-class ConsentDirective(models.Model):
-    """A patient's permission to share one category of sensitive data with a recipient."""
+class ConsentDirective(Labelled):
+    """A patient's permission to share one category of sensitive data with a recipient.
+
+    Labelled with its category: a directive to share substance-use records says there are
+    some, so it is shown to those who may see that category (the recipients it names among
+    them), like the records themselves.
+    """
 
     class Category(models.TextChoices):
         SUBSTANCE_USE = Sensitivity.SUBSTANCE_USE.value, Sensitivity.SUBSTANCE_USE.label
@@ -80,6 +85,7 @@ class ConsentDirective(models.Model):
                 condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
                 name="consent_end_after_start",
             ),
+            sensitivity_check("consentdirective"),
         ]
 
     def in_force_on(self, day: dt.date) -> bool:

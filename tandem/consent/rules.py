@@ -13,6 +13,30 @@ Labels (assigned when a row is written or imported, first rule that matches wins
    primary care's own record.
 6. ``normal``: everything else.
 
+The unit a row belongs to (rules 2 and 5) is its program; a row without one belongs to its
+site, and a row with neither to its practitioner (``UNIT_FIELDS``, in that order). A unit's
+label (:func:`unit_label`) is what a row *reveals* by naming it:
+- a program: ``substance-use`` when it is Part 2, ``mental-health`` when it is behavioral;
+- a site: ``substance-use`` when it is a Part 2 site (an SUD-program site running a Part 2
+  program, or a site whose every program is Part 2), ``mental-health`` when it is a
+  behavioral-health site (CMHC, co-located BH, SUD program) or every program there is
+  behavioral, else ``normal`` — an MRN from a clinic that also runs primary care reveals
+  nothing;
+- a practitioner: the least protected label of their programs (someone who also works in
+  primary care reveals nothing by name); ``normal`` without programs;
+- an organization (a payer): the least protected label of its sites; ``normal`` without sites.
+
+Rows that tie a patient to a unit (42 CFR Part 2 protects the very fact that a person is a
+patient of a Part 2 program, 2.13(c)) are labelled by the same rules:
+- a care-team membership: its unit (program, else practitioner);
+- an identifier: the site that issued it (Medicaid and plan ids have none: ``normal``);
+- a coverage span: its payer;
+- a consent directive: its category (a directive to share substance-use records says that
+  there are some).
+A patient's home site, shown in the summary's header and in patient lists, carries its site's
+label too (``Patient.home_site_sensitivity``). Contacts (names and phone numbers of the
+patient's people) point at no unit and carry no label.
+
 Disclosure (what a reader with a treatment relationship may see; ``gate`` applies these)
 - ``psychotherapy-note``: its author only — not the team, not the patient (HIPAA excludes
   psychotherapy notes from the right of access), not in emergencies.
@@ -29,8 +53,12 @@ Disclosure (what a reader with a treatment relationship may see; ``gate`` applie
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from django.apps import apps as django_apps
 
 from tandem.core.models import Sensitivity
 
@@ -78,6 +106,46 @@ def is_sud_code(system: str, code: str) -> bool:
     return system == ICD10 and code.startswith(SUD_PREFIXES)
 
 
+BEHAVIORAL_PROGRAM_KINDS = frozenset({"behavioral-health", "sud", "psychiatry"})
+BEHAVIORAL_SITE_KINDS = frozenset({"cmhc", "co-located-bh", "sud-program"})
+PART2_SITE_KIND = "sud-program"
+# The unit a row belongs to: the first of these foreign keys that is set on it.
+UNIT_FIELDS = ("program", "site", "practitioner")
+# How much a unit's label protects; the least protected of several units is what they reveal.
+_PROTECTION: dict[str, int] = {
+    Sensitivity.NORMAL: 0,
+    Sensitivity.MENTAL_HEALTH: 1,
+    Sensitivity.SUBSTANCE_USE: 2,
+}
+
+
+def program_label(*, kind: str | None, is_part2: bool) -> str:
+    """What naming a program reveals (rules 2 and 5)."""
+    if is_part2:
+        return Sensitivity.SUBSTANCE_USE
+    if kind in BEHAVIORAL_PROGRAM_KINDS:
+        return Sensitivity.MENTAL_HEALTH
+    return Sensitivity.NORMAL
+
+
+def site_label(*, kind: str, programs: Iterable[tuple[str, bool]]) -> str:
+    """What naming a site reveals, from its kind and its programs' (kind, is_part2)."""
+    programs = list(programs)
+    part2 = [is_part2 for _, is_part2 in programs]
+    if any(part2) and (kind == PART2_SITE_KIND or all(part2)):
+        return Sensitivity.SUBSTANCE_USE
+    if kind in BEHAVIORAL_SITE_KINDS or (
+        programs and all(k in BEHAVIORAL_PROGRAM_KINDS for k, _ in programs)
+    ):
+        return Sensitivity.MENTAL_HEALTH
+    return Sensitivity.NORMAL
+
+
+def least_protected(labels: Iterable[str]) -> str:
+    """What a practitioner or organization with units of these labels reveals by name."""
+    return min(labels, key=_PROTECTION.__getitem__, default=Sensitivity.NORMAL)
+
+
 def label_code(
     *,
     system: str = "",
@@ -85,11 +153,18 @@ def label_code(
     program_kind: str | None = None,
     program_is_part2: bool = False,
     psychotherapy_note: bool = False,
+    unit: str | None = None,
 ) -> str:
-    """The label for one row, from its code and the program that recorded it (rules 1–6)."""
+    """The label for one row, from its code and its unit (rules 1–6).
+
+    ``unit`` is the label of the unit the row belongs to; without it, the program given by
+    ``program_kind`` and ``program_is_part2``.
+    """
+    if unit is None:
+        unit = program_label(kind=program_kind, is_part2=program_is_part2)
     if psychotherapy_note:
         return Sensitivity.PSYCHOTHERAPY_NOTE
-    if program_is_part2:
+    if unit == Sensitivity.SUBSTANCE_USE:
         return Sensitivity.SUBSTANCE_USE
     if (system, code) in HIV_CODES:
         return Sensitivity.HIV
@@ -97,12 +172,9 @@ def label_code(
         REPRODUCTIVE_PREFIXES.get(system, ("\0",))
     ):
         return Sensitivity.REPRODUCTIVE_HEALTH
-    if program_kind in BEHAVIORAL_PROGRAM_KINDS:
+    if unit == Sensitivity.MENTAL_HEALTH:
         return Sensitivity.MENTAL_HEALTH
     return Sensitivity.NORMAL
-
-
-BEHAVIORAL_PROGRAM_KINDS = frozenset({"behavioral-health", "sud", "psychiatry"})
 
 
 def row_code(row: Any) -> tuple[str, str]:
@@ -114,17 +186,67 @@ def row_code(row: Any) -> tuple[str, str]:
     return "", ""
 
 
-def label_for(row: Any) -> str:
-    """The label of a model instance (any ClinicalRecord), from rules 1–6."""
-    program = row.program if getattr(row, "program_id", None) else None
+def _site_of(site: Any) -> str:
+    return site_label(kind=site.kind, programs=site.programs.values_list("kind", "is_part2"))
+
+
+def _practitioner_of(practitioner: Any) -> str:
+    return least_protected(
+        program_label(kind=kind, is_part2=part2)
+        for kind, part2 in practitioner.programs.values_list("kind", "is_part2")
+    )
+
+
+def _organization_of(organization: Any) -> str:
+    return least_protected(_site_of(site) for site in organization.sites.all())
+
+
+_UNIT_LABELS = {
+    "program": lambda p: program_label(kind=p.kind, is_part2=p.is_part2),
+    "site": _site_of,
+    "practitioner": _practitioner_of,
+}
+
+
+def unit_label(row: Any) -> str:
+    """The label of the unit ``row`` belongs to: its program, else its site, else practitioner."""
+    for name in UNIT_FIELDS:
+        if getattr(row, f"{name}_id", None) is not None:
+            return _UNIT_LABELS[name](getattr(row, name))
+    return Sensitivity.NORMAL
+
+
+def _label_record(row: Any) -> str:
     system, code = row_code(row)
     return label_code(
         system=system,
         code=code,
-        program_kind=program.kind if program else None,
-        program_is_part2=bool(program and program.is_part2),
+        unit=unit_label(row),
         psychotherapy_note=getattr(row, "note_type", None) == "psychotherapy",
     )
+
+
+def label_home_site(patient: Any) -> str:
+    """What naming a patient's home site reveals: the site's label (``normal`` without one)."""
+    return _site_of(patient.home_site) if patient.home_site_id is not None else Sensitivity.NORMAL
+
+
+def label_consent(category: str) -> str:
+    """A consent directive's label: its category (it says there are records of that kind)."""
+    return category
+
+
+_LABELLERS = {
+    "core.CareTeamMember": unit_label,
+    "registry.PatientIdentifier": unit_label,
+    "registry.Coverage": lambda row: _organization_of(row.payer),
+    "consent.ConsentDirective": lambda row: label_consent(row.category),
+}
+
+
+def label_for(row: Any) -> str:
+    """The label of a model instance (any ``Labelled`` row), from the rules above."""
+    return str(_LABELLERS.get(row._meta.label, _label_record)(row))
 
 
 def label_all(rows: Iterable[Any]) -> None:
@@ -132,6 +254,100 @@ def label_all(rows: Iterable[Any]) -> None:
     for row in rows:
         if not row.sensitivity:
             row.sensitivity = label_for(row)
+
+
+@dataclass(frozen=True)
+class Units:
+    """The label of every program, site, practitioner and organization, read in four queries.
+
+    For labelling many rows without a query per row: the synthetic writer's bulk inserts and
+    the data migrations that back-fill labels (which pass their historical ``get_model``).
+    A unit missing from a mapping is ``normal``.
+    """
+
+    program: dict[int, str]
+    site: dict[int, str]
+    practitioner: dict[int, str]
+    organization: dict[int, str]
+
+    @classmethod
+    def load(cls, get_model: Callable[[str, str], Any] = django_apps.get_model) -> Units:
+        program_model = get_model("core", "Program")
+        practitioner_model = get_model("core", "Practitioner")
+        programs, by_site = {}, defaultdict(list)
+        for pk, site_id, kind, part2 in program_model.objects.values_list(
+            "pk", "site_id", "kind", "is_part2"
+        ):
+            programs[pk] = program_label(kind=kind, is_part2=part2)
+            by_site[site_id].append((kind, part2))
+        sites, by_org = {}, defaultdict(list)
+        for pk, kind, org_id in get_model("core", "Site").objects.values_list(
+            "pk", "kind", "organization_id"
+        ):
+            sites[pk] = site_label(kind=kind, programs=by_site[pk])
+            by_org[org_id].append(sites[pk])
+        by_practitioner = defaultdict(list)
+        for practitioner_id, program_id in practitioner_model.programs.through.objects.values_list(
+            "practitioner_id", "program_id"
+        ):
+            by_practitioner[practitioner_id].append(programs[program_id])
+        return cls(
+            programs,
+            sites,
+            {pk: least_protected(labels) for pk, labels in by_practitioner.items()},
+            {pk: least_protected(labels) for pk, labels in by_org.items()},
+        )
+
+    def of(self, unit: str, pk: int | None) -> str:
+        """The label of one unit (``program``, ``site``, ``practitioner``, ``organization``)."""
+        if pk is None:
+            return Sensitivity.NORMAL
+        return getattr(self, unit).get(pk, Sensitivity.NORMAL)
+
+    def of_row(self, **ids: int | None) -> str:
+        """The label of a row's unit, from its ``program``/``site``/``practitioner`` ids."""
+        for name in UNIT_FIELDS:
+            if ids.get(name) is not None:
+                return self.of(name, ids[name])
+        return Sensitivity.NORMAL
+
+    def with_label(self, unit: str, label: str) -> list[int]:
+        return sorted(pk for pk, value in getattr(self, unit).items() if value == label)
+
+
+def backfill(model: Any, units: Units) -> None:
+    """Label the existing rows of ``model`` by the rules above, in a few set-based updates.
+
+    For the data migrations that add a label to a table or change a rule. Rows take
+    ``substance-use`` from a Part 2 unit (psychotherapy notes stay theirs) and
+    ``mental-health`` from a behavioral unit where they are still ``normal`` — the order of
+    rules 1–6. Coverage follows its payer; a consent directive its category.
+    """
+    rows = model.objects
+    if model._meta.label == "consent.ConsentDirective":
+        for category in set(rows.values_list("category", flat=True)):
+            rows.filter(category=category).update(sensitivity=label_consent(category))
+        return
+    column, paths = _BACKFILL.get(model._meta.label, ("sensitivity", []))
+    names = {f.name for f in model._meta.get_fields()}
+    paths = paths + [(name, name) for name in UNIT_FIELDS if name in names]
+    for i, (field, unit) in enumerate(paths):
+        unset_before = {f"{earlier}__isnull": True for earlier, _ in paths[:i]}
+        part2 = units.with_label(unit, Sensitivity.SUBSTANCE_USE)
+        rows.filter(**unset_before, **{f"{field}_id__in": part2}).exclude(
+            **{f"{column}__in": [Sensitivity.SUBSTANCE_USE, Sensitivity.PSYCHOTHERAPY_NOTE]}
+        ).update(**{column: Sensitivity.SUBSTANCE_USE})
+        behavioral = units.with_label(unit, Sensitivity.MENTAL_HEALTH)
+        rows.filter(
+            **unset_before, **{f"{field}_id__in": behavioral, column: Sensitivity.NORMAL}
+        ).update(**{column: Sensitivity.MENTAL_HEALTH})
+
+
+# Tables whose label column or unit differs from a clinical row's: (column, [(field, unit)]).
+_BACKFILL: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "registry.Coverage": ("sensitivity", [("payer", "organization")]),
+    "registry.Patient": ("home_site_sensitivity", [("home_site", "site")]),
+}
 
 
 # Which site roles grant which purposes (patients registered at that site).

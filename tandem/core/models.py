@@ -1,9 +1,11 @@
 """Shared models: who delivers care, where, and the treatment relationships the gate checks.
 
-``ClinicalRecord`` is the abstract base of every clinical row (encounters, conditions,
-medications, observations, notes, appointments, assessments…): each row belongs to one patient,
-carries the program that recorded it and a sensitivity label assigned by
-``tandem.consent.rules`` when the row is written.
+``Labelled`` is the abstract base of every row the consent gate filters by a sensitivity label
+assigned by ``tandem.consent.rules`` when the row is written: the clinical rows, and the rows
+that tie a patient to a program (care-team memberships here; identifiers, coverage and consent
+directives in their apps). ``ClinicalRecord`` is the abstract base of every clinical row
+(encounters, conditions, medications, observations, notes, appointments, assessments…): each
+row belongs to one patient and carries the program that recorded it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,50 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from tandem.core.lib.npi import validate_npi
+
+
+class Sensitivity(models.TextChoices):
+    """Sensitivity labels. Assigned by ``tandem.consent.rules`` when a row is written."""
+
+    NORMAL = "normal", "Normal"
+    MENTAL_HEALTH = "mental-health", "Mental health"
+    SUBSTANCE_USE = "substance-use", "Substance use (42 CFR Part 2)"
+    PSYCHOTHERAPY_NOTE = "psychotherapy-note", "Psychotherapy note"
+    HIV = "hiv", "HIV"
+    REPRODUCTIVE_HEALTH = "reproductive-health", "Reproductive health"
+
+
+def sensitivity_check(model_name: str) -> models.CheckConstraint:
+    """A database check that every row of a labelled table carries a known label."""
+    return models.CheckConstraint(
+        condition=models.Q(sensitivity__in=Sensitivity.values),
+        name=f"{model_name}_sensitivity_known",
+    )
+
+
+class Labelled(models.Model):
+    """Abstract base of every row the gate filters by label (see ``tandem.consent.rules``).
+
+    The label is assigned when the row is first saved; paths that skip ``save`` (bulk
+    inserts) label their rows through the same rules first. The column has no default, so a
+    bulk path that forgets fails on the database's NOT NULL instead of writing ``normal``.
+    """
+
+    sensitivity = models.CharField(max_length=20, choices=Sensitivity.choices)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        from tandem.consent import rules
+
+        if not self.sensitivity:
+            self.sensitivity = rules.label_for(self)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.sensitivity and self.sensitivity not in Sensitivity.values:
+            raise ValidationError({"sensitivity": "unknown sensitivity label"})
 
 
 class Organization(models.Model):
@@ -164,8 +210,13 @@ class SiteRole(models.Model):
         return f"{self.user} – {self.role} at {self.site}"
 
 
-class CareTeamMember(models.Model):
-    """A treatment relationship: this practitioner cares for this patient in this role."""
+class CareTeamMember(Labelled):
+    """A treatment relationship: this practitioner cares for this patient in this role.
+
+    Labelled like a clinical row: a membership in a Part 2 program is itself Part 2
+    information, one in a behavioral-health program is ``mental-health``. The gate still reads
+    every membership to decide a reader's basis; the label decides only what is displayed.
+    """
 
     class Role(models.TextChoices):
         PCP = "pcp", "Primary care provider"
@@ -192,7 +243,8 @@ class CareTeamMember(models.Model):
             models.CheckConstraint(
                 condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
                 name="careteam_end_after_start",
-            )
+            ),
+            sensitivity_check("careteammember"),
         ]
 
     def is_active_on(self, day: dt.date) -> bool:
@@ -202,18 +254,7 @@ class CareTeamMember(models.Model):
         return f"{self.practitioner} as {self.role}"
 
 
-class Sensitivity(models.TextChoices):
-    """Sensitivity labels. Assigned by ``tandem.consent.rules`` when a row is written."""
-
-    NORMAL = "normal", "Normal"
-    MENTAL_HEALTH = "mental-health", "Mental health"
-    SUBSTANCE_USE = "substance-use", "Substance use (42 CFR Part 2)"
-    PSYCHOTHERAPY_NOTE = "psychotherapy-note", "Psychotherapy note"
-    HIV = "hiv", "HIV"
-    REPRODUCTIVE_HEALTH = "reproductive-health", "Reproductive health"
-
-
-class ClinicalRecord(models.Model):
+class ClinicalRecord(Labelled):
     """Abstract base of every clinical row: patient, recording program, label, provenance."""
 
     patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="+")
@@ -234,22 +275,3 @@ class ClinicalRecord(models.Model):
 
     class Meta:
         abstract = True
-
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        from tandem.consent import rules
-
-        if not self.sensitivity:
-            self.sensitivity = rules.label_for(self)
-        super().save(*args, **kwargs)
-
-    def clean(self) -> None:
-        if self.sensitivity and self.sensitivity not in Sensitivity.values:
-            raise ValidationError({"sensitivity": "unknown sensitivity label"})
-
-
-def sensitivity_check(model_name: str) -> models.CheckConstraint:
-    """A database check that every row of a clinical table carries a known label."""
-    return models.CheckConstraint(
-        condition=models.Q(sensitivity__in=Sensitivity.values),
-        name=f"{model_name}_sensitivity_known",
-    )

@@ -1,5 +1,9 @@
 """The patient: identity, contacts and insurance coverage.
 
+Identifiers and coverage carry a sensitivity label (``tandem.core.models.Labelled``): the site
+or payer they name can reveal a Part 2 or mental-health program. So can a patient's home site
+(``Patient.home_site_sensitivity``). Contacts name no program and carry none.
+
 Reads go through ``tandem.registry.queries`` and so through ``tandem.consent.gate``.
 """
 
@@ -10,7 +14,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 
-from tandem.core.models import Organization, Site
+from tandem.core.models import Labelled, Organization, Sensitivity, Site, sensitivity_check
 
 
 class Patient(models.Model):
@@ -51,6 +55,12 @@ class Patient(models.Model):
     home_site = models.ForeignKey(
         Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    home_site_sensitivity = models.CharField(
+        max_length=20,
+        choices=Sensitivity.choices,
+        help_text="What naming the home site reveals (``tandem.consent.rules``): a Part 2 or "
+        "mental-health center is withheld from readers who may not know of it.",
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -69,6 +79,26 @@ class Patient(models.Model):
             models.Index(fields=["birth_date"]),
             models.Index(fields=["source", "source_id"]),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(home_site_sensitivity__in=Sensitivity.values),
+                name="patient_home_site_sensitivity_known",
+            )
+        ]
+
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        """Label the home site on every write of it; refuse a copy whose home site was
+        withheld from a reader (``consent.gate``): saving it would erase the home site."""
+        if getattr(self, "home_site_withheld", False):
+            raise ValueError("this patient was read with its home site withheld: not saveable")
+        fields = kwargs.get("update_fields")
+        if fields is None or "home_site" in fields or "home_site_id" in fields:
+            from tandem.consent import rules
+
+            self.home_site_sensitivity = rules.label_home_site(self)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "home_site_sensitivity"}
+        super().save(*args, **kwargs)
 
     @property
     def name(self) -> str:
@@ -85,8 +115,12 @@ class Patient(models.Model):
         return f"Patient {self.pk}"  # never a name: str() ends up in logs
 
 
-class PatientIdentifier(models.Model):
-    """An identifier: an MRN at a site, a Medicaid id, a health-plan member id."""
+class PatientIdentifier(Labelled):
+    """An identifier: an MRN at a site, a Medicaid id, a health-plan member id.
+
+    Labelled by the site that issued it: an MRN of a Part 2 site says the person is its
+    patient (``substance-use``), one of a mental-health center ``mental-health``.
+    """
 
     class Kind(models.TextChoices):
         MRN = "mrn", "Medical record number"
@@ -114,6 +148,7 @@ class PatientIdentifier(models.Model):
                 condition=~models.Q(kind="mrn") | models.Q(site__isnull=False),
                 name="identifier_mrn_has_site",
             ),
+            sensitivity_check("patientidentifier"),
         ]
         indexes = [models.Index(fields=["value"]), models.Index(fields=["site", "kind"])]
 
@@ -134,8 +169,12 @@ class PatientContact(models.Model):
     address = models.CharField(max_length=300, blank=True, default="")
 
 
-class Coverage(models.Model):
-    """An enrollment span with a payer; measures need continuous enrollment."""
+class Coverage(Labelled):
+    """An enrollment span with a payer; measures need continuous enrollment.
+
+    Labelled by its payer: a plan run by an organization whose every site is a Part 2 site
+    would reveal the program; a health plan or Medicaid reveals nothing (``normal``).
+    """
 
     class Kind(models.TextChoices):
         MEDICAID = "medicaid", "Medicaid"
@@ -160,5 +199,6 @@ class Coverage(models.Model):
             models.CheckConstraint(
                 condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
                 name="coverage_end_after_start",
-            )
+            ),
+            sensitivity_check("coverage"),
         ]

@@ -21,7 +21,11 @@ MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 # Summary sections and the gate kinds each one shows, in page order.
 SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("demographics", "Demographics and contacts", ("identifiers", "contacts", "coverage")),
+    (
+        "demographics",
+        "Demographics and contacts",
+        ("home_site", "identifiers", "contacts", "coverage"),
+    ),
     ("care-team", "Care team", ("care_team",)),
     ("problems", "Problems", ("conditions",)),
     ("medications", "Medications", ("medication_orders", "medication_dispenses")),

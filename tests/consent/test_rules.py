@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.consent.rules import ICD10, LOINC, label_code
+from tandem.consent.rules import ICD10, LOINC, label_code, least_protected, site_label
 from tests import builders as b
 
 
@@ -58,3 +58,40 @@ def test_the_database_refuses_an_unknown_label():
     patient = b.patient()
     with pytest.raises(IntegrityError), transaction.atomic():
         b.condition(patient=patient, sensitivity="secret")
+
+
+# --- what naming a unit reveals (issue 9, item 1) -----------------------------------------
+
+PART2 = ("sud", True)
+MENTAL = ("behavioral-health", False)
+PRIMARY = ("primary-care", False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "programs", "label"),
+    [
+        ("sud-program", [PART2], "substance-use"),
+        ("sud-program", [PART2, ("sud", False)], "substance-use"),
+        ("primary-care", [PART2], "substance-use"),  # every program there is Part 2
+        ("cmhc", [MENTAL, PART2], "mental-health"),  # a CMHC that also runs a Part 2 program
+        ("cmhc", [], "mental-health"),
+        ("primary-care", [PRIMARY, MENTAL], "normal"),  # integrated care: reveals nothing
+        ("primary-care", [PRIMARY, PART2], "normal"),  # a Part 2 unit inside a clinic
+        ("hospital", [("emergency", False), ("inpatient", False)], "normal"),
+    ],
+)
+def test_a_site_reveals_what_its_kind_and_programs_say(kind, programs, label):
+    assert site_label(kind=kind, programs=programs) == label
+
+
+def test_a_practitioner_or_payer_reveals_only_what_all_of_their_units_share():
+    assert least_protected(["substance-use", "substance-use"]) == "substance-use"
+    assert least_protected(["substance-use", "mental-health"]) == "mental-health"
+    assert least_protected(["substance-use", "normal"]) == "normal"
+    assert least_protected([]) == "normal"
+
+
+def test_a_row_without_a_program_is_labelled_by_its_site():
+    assert label_code(system=ICD10, code="B20", unit="substance-use") == "substance-use"
+    assert label_code(system=ICD10, code="B20", unit="mental-health") == "hiv"
+    assert label_code(unit="mental-health") == "mental-health"

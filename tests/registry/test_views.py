@@ -224,6 +224,11 @@ def test_part2_rows_are_shown_with_a_consent_directive(client, team):
         category="substance-use",
         recipient_practitioner=team.practitioner(team.alice),
     )
+    b.consent(  # Bob and Charlie are on Pat's care team for a mental-health program
+        patient=team.pat,
+        category="mental-health",
+        recipient_practitioner=team.practitioner(team.alice),
+    )
     login(client, team.alice)
     response = client.get(summary_url(team.pat.pk))
     assert "Opioid dependence" in response.text
@@ -314,3 +319,84 @@ def test_anonymous_visitors_cannot_search_or_open_a_summary(client, team):
     assert client.get(SEARCH, {"name": "jones"}).status_code == 302
     assert client.get(summary_url(team.pat.pk)).status_code == 302
     assert not AuditEvent.objects.exists()
+
+
+# --- Part 2 relationships (issue 9, item 1) -----------------------------------------------
+
+
+def treated_at_harbor(team):
+    """Sam treats Pat in the Part 2 program, and its site issued Pat an MRN."""
+    from tandem.registry.models import PatientIdentifier
+
+    sam = team.practitioner(team.sam)
+    b.care_team_member(
+        patient=team.pat, practitioner=sam, role="bh-clinician", program=team.part2_program
+    )
+    PatientIdentifier.objects.create(
+        patient=team.pat,
+        kind="mrn",
+        system="urn:tandem:mrn:harbor-sud",
+        value="H0000001",
+        site=team.sud_site,
+    )
+    return sam
+
+
+@pytest.mark.parametrize("reader", ["alice", "leo"])
+def test_the_summary_names_no_part2_program_site_or_clinician_to_others(client, team, reader):
+    from tandem.consent.gate import CONSENT_REASON
+
+    sam = treated_at_harbor(team)
+    login(client, getattr(team, reader))
+
+    text = client.get(summary_url(team.pat.pk)).text
+
+    for name in (team.part2_program.name, team.sud_site.name, sam.name, "H0000001"):
+        assert name not in text
+    care_team = text[text.index('id="care-team"') : text.index('id="problems"')]
+    demographics = text[text.index('id="demographics"') : text.index('id="care-team"')]
+    assert "withheld:</strong> " + CONSENT_REASON.split(":")[0] in care_team
+    assert "1 item withheld:</strong> " + CONSENT_REASON.split(":")[0] in demographics
+
+
+def test_the_part2_counselor_and_the_patient_see_the_program_on_the_summary(client, team):
+    sam = treated_at_harbor(team)
+    for user in (team.sam, team.pat_user):
+        login(client, user)
+
+        text = client.get(summary_url(team.pat.pk)).text
+
+        assert sam.name in text and team.part2_program.name in text
+        assert "H0000001</strong> (Harbor Recovery)" in text
+
+
+def test_search_by_an_mrn_of_the_part2_site_finds_nobody_for_others(client, team):
+    treated_at_harbor(team)
+    login(client, team.alice)  # she may open Pat's summary (care team), but not through it
+
+    assert "Jones, Pat" not in client.get(SEARCH, {"mrn": "H0000001"}).text
+    assert "Jones, Pat" in client.get(SEARCH, {"mrn": f"M{team.pat.pk:07d}"}).text
+
+
+def test_the_part2_counselor_finds_the_patient_by_the_programs_mrn(client, team):
+    treated_at_harbor(team)
+    login(client, team.sam)
+
+    assert "Jones, Pat" in client.get(SEARCH, {"mrn": "H0000001"}).text
+
+
+def test_the_summary_and_search_do_not_name_a_part2_home_site_to_others(client, team):
+    from tandem.registry.models import Patient
+
+    Patient.objects.filter(pk=team.pat.pk).update(home_site=team.sud_site)
+    team.pat.refresh_from_db()
+    team.pat.save()
+    login(client, team.alice)
+
+    summary = client.get(summary_url(team.pat.pk)).text
+    listing = client.get(SEARCH, {"name": "jones"}).text
+
+    assert "Harbor Recovery" not in summary and "Harbor Recovery" not in listing
+    assert "Jones, Pat" in listing
+    demographics = summary[summary.index('id="demographics"') : summary.index('id="care-team"')]
+    assert "1 item withheld" in demographics
