@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,9 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tandem.importers.fhir.elements import MissingElement, codings
-from tandem.importers.fhir.flatten import FLATTENERS, MEDICATION_USERS, Context, needs_medication
-from tandem.importers.fhir.reader import InvalidResource, read
+from tandem.core.lib.cli import UsageError
+from tandem.importers.fhir.errors import KEEP, InvalidElement, InvalidInput
+from tandem.importers.fhir.flatten import FLATTENERS, Context
+from tandem.importers.fhir.medications import MEDICATION_USERS, medication_codes, needs_medication
+from tandem.importers.fhir.reader import Place, Reader
 from tandem.measures import schema
 
 
@@ -38,7 +42,9 @@ class LoadResult:
     tables: dict[str, pa.Table]
     resources: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # with skip_invalid: one located line per invalid line, file or resource (the first KEEP)
     invalid: list[str] = field(default_factory=list)
+    invalid_count: int = 0  # all of them
 
     def summary(self) -> str:
         parts = [f"{self.resources} resources loaded"]
@@ -46,8 +52,8 @@ class LoadResult:
             parts.append(
                 "skipped " + ", ".join(f"{n} {t}" for t, n in sorted(self.skipped.items()))
             )
-        if self.invalid:
-            parts.append(f"{len(self.invalid)} invalid")
+        if self.invalid_count:
+            parts.append(f"{self.invalid_count} invalid skipped")
         return "; ".join(parts)
 
 
@@ -112,10 +118,13 @@ def _apply_diagnoses(table: pa.Table, diagnoses: dict[str, tuple[str, int | None
     return table
 
 
-def _add_years(birth: dt.date, years: float) -> dt.datetime:
+def _add_years(birth: dt.date, years: float) -> dt.datetime | None:
+    """``birth`` plus an age; ``None`` past the last representable day (year 9999)."""
     whole, months = int(years), int(round((years - int(years)) * 12))
     total = birth.year * 12 + birth.month - 1 + whole * 12 + months
     y, m = divmod(total, 12)
+    if y > dt.MAXYEAR:
+        return None
     day = min(birth.day, calendar.monthrange(y, m + 1)[1])
     return dt.datetime(y, m + 1, day)
 
@@ -142,11 +151,8 @@ def _apply_ages(
         if birth is None:
             continue
         onset = _add_years(birth, onset_age) if onset_age is not None else None
-        abatement = (
-            _add_years(birth, abatement_age + 1) - dt.timedelta(microseconds=1)
-            if abatement_age is not None
-            else None
-        )
+        after = _add_years(birth, abatement_age + 1) if abatement_age is not None else None
+        abatement = after - dt.timedelta(microseconds=1) if after is not None else None
         fixes[cid] = (onset, abatement)
     if not fixes:
         return conditions
@@ -159,6 +165,33 @@ def _apply_ages(
     return conditions
 
 
+class _Problems:
+    """The invalid input met so far: the first :data:`KEEP` messages and the count."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.count = 0
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        if len(self.kept) < KEEP:
+            self.kept.append(message)
+
+
+def _label(res: dict[str, Any]) -> str:
+    """``Observation/abc`` (or just the type when the id is unusable)."""
+    rid = res.get("id")
+    rtype = res["resourceType"]
+    return f"{rtype}/{rid}" if isinstance(rid, str) and rid else rtype
+
+
+def _paths_label(paths: str | Path | Iterable[str | Path]) -> str:
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not items:
+        return "no input"
+    return str(items[0]) if len(items) == 1 else f"{items[0]} (and {len(items) - 1} more)"
+
+
 def _stream(
     paths: str | Path | Iterable[str | Path],
     builders: dict[str, _TableBuilder],
@@ -167,52 +200,82 @@ def _stream(
     progress: Callable[[int], None] | None,
     resolve_medication_references: bool,
 ) -> Context:
-    """Read, flatten and hand every row to its table builder; returns the cross-resource
-    context (Encounter.diagnosis links, condition ages) still to apply."""
+    """Read, check and flatten every resource and hand its rows to its table builder;
+    returns the cross-resource context (Encounter.diagnosis links, condition ages) still to
+    apply.
+
+    Invalid input is reported with its place (``file:line: Type/id: problem``). Without
+    ``skip_invalid`` the first problem stops the loading, but the reading and checking go on
+    to the end so that the refusal can say how many problems there are; then
+    :class:`InvalidInput` is raised. With ``skip_invalid`` the problems land in
+    ``result.invalid`` and the valid resources are loaded.
+    """
     ctx = Context(resolve_medication_references=resolve_medication_references)
+    problems = _Problems()
+    reader = Reader(paths, problems.add)
     waiting: list[tuple[dict[str, Any], str]] = []
 
-    def flatten(res: dict[str, Any], where: str) -> None:
-        fn = FLATTENERS[res["resourceType"]]
+    def invalid(res: dict[str, Any], where: str, problem: str) -> None:
+        problems.add(f"{where}: {_label(res)}: {problem}")
+
+    def flatten(res: dict[str, Any], place: Place, where: str | None = None) -> None:
         try:
-            rows = list(fn(res, ctx))
-        except MissingElement as exc:
-            msg = f"{where}: {exc}"
-            if not skip_invalid:
-                raise InvalidResource(msg) from None
-            result.invalid.append(msg)
+            rows = list(FLATTENERS[res["resourceType"]](res, ctx))
+        except InvalidElement as exc:
+            invalid(res, where or reader.where(place, res), str(exc))
             return
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            msg = f"{where}: malformed {res.get('resourceType')} ({type(exc).__name__}: {exc})"
-            if not skip_invalid:
-                raise InvalidResource(msg) from None
-            result.invalid.append(msg)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError):
+            # A shape no check foresaw: still one located line, never Python's words.
+            invalid(res, where or reader.where(place, res), "an element has an unexpected shape")
             return
+        if problems.count and not skip_invalid:
+            return  # refusing: go on checking, load nothing
         for table, row in rows:
             builders[table].add(row)
         result.resources += 1
 
-    stream = read(paths, skip_invalid=skip_invalid, errors=result.invalid)
-    for seen, (res, where) in enumerate(stream, start=1):
-        rtype = res.get("resourceType")
-        if rtype == "Medication":
-            if res.get("id"):
-                ctx.medications[str(res["id"])] = codings(res.get("code"))
-            result.resources += 1
-        elif rtype in FLATTENERS:
+    for seen, (res, place) in enumerate(reader, start=1):
+        rtype = res["resourceType"]
+        if rtype in FLATTENERS:
             if rtype in MEDICATION_USERS and needs_medication(res, ctx):
-                waiting.append((res, where))
+                waiting.append((res, reader.where(place, res)))
             else:
-                flatten(res, where)
+                flatten(res, place)
+        elif rtype == "Medication":
+            try:
+                mid, codes = medication_codes(res)
+            except InvalidElement as exc:
+                invalid(res, reader.where(place, res), str(exc))
+            else:
+                ctx.medications[mid] = codes
+                result.resources += 1
         else:
-            result.skipped[str(rtype)] += 1
+            result.skipped[rtype] += 1
         if progress and seen % 10_000 == 0:
             progress(seen)
     for res, where in waiting:
-        flatten(res, where)
+        flatten(res, None, where)
+    result.invalid, result.invalid_count = problems.kept, problems.count
+    if problems.count and not skip_invalid:
+        raise InvalidInput(problems.kept, problems.count)
+    if not result.resources:
+        raise UsageError(_nothing_loaded(paths, reader, result))
     for builder in builders.values():
         builder.flush()
     return ctx
+
+
+def _nothing_loaded(
+    paths: str | Path | Iterable[str | Path], reader: Reader, result: LoadResult
+) -> str:
+    label = _paths_label(paths)
+    if result.invalid_count:
+        return f"{label}: no valid FHIR resource ({result.invalid_count} invalid)"
+    if result.skipped:
+        kinds = ", ".join(f"{n} {t}" for t, n in sorted(result.skipped.items()))
+        return f"{label}: no resource of a type Tandem loads (skipped {kinds})"
+    files = "the file is empty" if reader.files == 1 else f"its {reader.files} files are empty"
+    return f"{label}: no FHIR resources ({files})"
 
 
 def load_fhir(
@@ -225,10 +288,15 @@ def load_fhir(
 ) -> LoadResult:
     """Read every FHIR resource under ``paths`` into the analytic tables.
 
-    Invalid input (unparseable JSON, a resource without a required element) raises
-    :class:`tandem.core.lib.cli.UsageError` with one line naming file (and line for NDJSON);
-    with ``skip_invalid=True`` it is recorded in ``result.invalid`` and loading goes on.
-    ``progress`` is called with the number of resources read, every 10,000 resources.
+    Invalid input (JSON that does not parse, a resource without a required element or with
+    an element of the wrong type: see ``flatten``) refuses the load: :class:`InvalidInput`
+    (a :class:`tandem.core.lib.cli.UsageError`) names the first problem with its file and line
+    (``data/Observation.ndjson:17: Observation/abc: code is required``) and counts them all.
+    With ``skip_invalid=True`` each is recorded in ``result.invalid`` (the first 1,000;
+    ``result.invalid_count`` counts them) and the valid resources are loaded. Input with
+    nothing to load (an empty file, a directory without FHIR files, only invalid resources)
+    raises a ``UsageError`` saying so. ``progress`` is called with the number of resources
+    read, every 10,000 resources.
     ``resolve_medication_references=False`` leaves a medication given as a reference (to a
     contained or separate Medication) without a code, as the 2024 eCQM logic reads it.
     """
@@ -257,9 +325,31 @@ def write_parquet(
     Memory stays bounded whatever the input size: one batch per table, the Medication lookup,
     the condition links from Encounter.diagnosis, and the requests waiting for a Medication
     that comes later. ``result.tables`` is empty; read the files (``--source parquet:DIR``).
+    The files are written in a scratch folder beside ``out_dir`` and moved into it at the end:
+    a refused load writes nothing.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(
+        tempfile.mkdtemp(prefix=".tandem-fhir-", dir=out.parent if out.parent.is_dir() else None)
+    )
+    try:
+        result, ctx = _write_tables(paths, scratch, skip_invalid, batch_rows, progress)
+        _finish_conditions(scratch, ctx, batch_rows)
+        out.mkdir(parents=True, exist_ok=True)
+        for file in sorted(scratch.iterdir()):
+            shutil.move(file, out / file.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _write_tables(
+    paths: str | Path | Iterable[str | Path],
+    out: Path,
+    skip_invalid: bool,
+    batch_rows: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[LoadResult, Context]:
     writers: dict[str, pq.ParquetWriter] = {}
 
     def sink_for(table: str) -> Callable[[pa.RecordBatch], None]:
@@ -282,6 +372,11 @@ def write_parquet(
     for table in schema.TABLES:
         if table not in writers and table != "conditions":
             pq.write_table(schema.empty(table), out / f"{table}.parquet")
+    return result, ctx
+
+
+def _finish_conditions(out: Path, ctx: Context, batch_rows: int) -> None:
+    """conditions.partial.parquet -> conditions.parquet with Encounter.diagnosis and ages."""
     patients = pq.read_table(out / "patients.parquet", columns=["patient_id", "birth_date"])
     partial = out / "conditions.partial.parquet"
     with pq.ParquetWriter(out / "conditions.parquet", schema.arrow_schema("conditions")) as w:
@@ -290,7 +385,6 @@ def write_parquet(
                 t = pa.Table.from_batches([batch])
                 w.write_table(_apply_ages(_apply_diagnoses(t, ctx.diagnoses), patients, ctx.ages))
             partial.unlink()
-    return result
 
 
 def load(
@@ -300,4 +394,4 @@ def load(
     return load_fhir(paths, skip_invalid=skip_invalid).tables
 
 
-__all__ = ["LoadResult", "load", "load_fhir", "write_parquet"]
+__all__ = ["InvalidInput", "LoadResult", "load", "load_fhir", "write_parquet"]

@@ -13,11 +13,9 @@ from tandem.importers.fhir import load_fhir
 from tandem.importers.fhir.datetimes import timestamp
 from tandem.importers.fhir.reader import read
 from tandem.measures import schema
+from tests import shared
 
 DATA = Path(__file__).parent / "data"
-DECKS = (
-    Path(__file__).resolve().parents[4] / "shared" / "conformance" / "ecqm-qicore-2024" / "tests"
-)
 
 
 @pytest.fixture(scope="module")
@@ -167,15 +165,20 @@ def test_malformed_json_file_names_file_and_line():
 
 
 def test_resource_missing_a_required_element_is_refused():
-    with pytest.raises(UsageError, match=r"encounter-no-subject\.json: Encounter without subject"):
+    with pytest.raises(
+        UsageError, match=r"encounter-no-subject\.json: Encounter/enc-x: subject is required"
+    ):
         load_fhir(DATA / "bad" / "encounter-no-subject.json")
 
 
 def test_skip_invalid_reports_and_loads_the_rest():
     result = load_fhir(DATA / "bad", skip_invalid=True)
-    assert len(result.invalid) == 3
-    assert any("broken.ndjson:2" in line for line in result.invalid)
-    assert any("encounter-no-subject.json: Encounter without subject" in x for x in result.invalid)
+    assert len(result.invalid) == 4
+    assert any("broken.ndjson:2: not valid JSON" in line for line in result.invalid)
+    assert any("broken.ndjson:3: Observation/o: code is required" in x for x in result.invalid)
+    assert any(
+        "encounter-no-subject.json: Encounter/enc-x: subject is" in x for x in result.invalid
+    )
     assert rows(result, "patients")[0]["patient_id"] == "carol"
 
 
@@ -205,9 +208,9 @@ def test_timestamps_are_naive_utc(text, end, expected):
     assert timestamp(text, end=end) == expected
 
 
-@pytest.mark.skipif(not DECKS.is_dir(), reason=f"public CMS test decks not found at {DECKS}")
+@shared.needs(shared.DECKS)
 def test_it_loads_every_case_of_the_public_decks_without_error():
-    result = load_fhir(DECKS / "PCSDepressionScreenAndFollowUpFHIR")
+    result = load_fhir(shared.DECKS / "PCSDepressionScreenAndFollowUpFHIR")
     assert result.tables["patients"].num_rows == 34
     assert not result.invalid
     assert set(result.skipped) <= {"MeasureReport"}
@@ -227,7 +230,9 @@ def test_a_transaction_bundle_entry_without_id_takes_its_urn_uuid(tmp_path):
                 "resource": {
                     "resourceType": "Encounter",
                     "status": "finished",
+                    "class": {"code": "AMB"},
                     "subject": {"reference": "urn:uuid:7f3c"},
+                    "period": {"start": "2025-01-02"},
                 },
             },
         ],
