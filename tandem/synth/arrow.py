@@ -25,14 +25,17 @@ class Clock:
     """
 
     PAST_DAYS = 40_000  # onsets and registrations reach this far back before the start
-    FUTURE_DAYS = 4_000
+    FUTURE_DAYS = 400  # bookings and order periods reach past the end
 
-    def __init__(self, start: dt.date, time_zone: str = "UTC") -> None:
+    def __init__(self, start: dt.date, time_zone: str = "UTC", *, end: dt.date) -> None:
         self.start = start
         self.start_day = (start - EPOCH).days
         zone = ZoneInfo(time_zone)
+        # one offset per day, from PAST_DAYS before the start to FUTURE_DAYS after the end, so
+        # that a summer visit late in a long period gets its summer offset
+        days = self.PAST_DAYS + max((end - start).days, 0) + self.FUTURE_DAYS
         first = dt.datetime.combine(start, dt.time(12)) - dt.timedelta(days=self.PAST_DAYS)
-        noons = (first + dt.timedelta(days=d) for d in range(self.PAST_DAYS + self.FUTURE_DAYS))
+        noons = (first + dt.timedelta(days=d) for d in range(days))
         self.offset_min = np.array(
             [int((zone.utcoffset(n) or dt.timedelta()).total_seconds()) // 60 for n in noons],
             dtype=np.int64,

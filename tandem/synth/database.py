@@ -5,8 +5,11 @@ One transaction. Organization, sites, programs, practitioners and patients go th
 ``executemany`` driven by the models' metadata, ~6x faster than ``bulk_create``). Every
 clinical row is labelled through ``tandem.consent.rules.label_code`` before it is written
 (Part 2 program rows come out ``substance-use``, psychotherapy notes ``psychotherapy-note``,
-BH program rows ``mental-health``); the database's check constraints still apply. Rows keep ``source="synth"`` and ``source_id`` = the analytic id, so the
-Parquet/FHIR outputs of the same seed describe the same people.
+BH program rows ``mental-health``); so are the identifiers, care-team memberships, coverage
+and consent directives (by the site, program, payer or category they name, through
+``rules.Units``). The database's check constraints still apply. Rows keep
+``source="synth"`` and ``source_id`` = the analytic id, so the Parquet/FHIR outputs of the
+same seed describe the same people.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from django.conf import settings
 from django.db import transaction
 
 from tandem.audit import services as audit
+from tandem.consent import rules
 from tandem.consent.models import ConsentDirective
 from tandem.core.models import CareTeamMember, Organization, Practitioner, Program, Site
 from tandem.registry.models import Coverage, Patient, PatientContact, PatientIdentifier
-from tandem.synth import database_clinical
+from tandem.synth import database_clinical, queries
 from tandem.synth.database_clinical import SOURCE, rows_of
 from tandem.synth.dbinsert import insert
 from tandem.synth.generator import Chunk, Generator, SynthConfig, default_period
@@ -42,6 +46,14 @@ class PopulationExists(ValueError):
     """A population with this seed is already in the database."""
 
 
+class DatabaseNotEmpty(PopulationExists):
+    """The database already holds patients, and the caller did not ask to append."""
+
+    def __init__(self, patients: int) -> None:
+        super().__init__(f"the database already holds {patients} patients (append=True adds)")
+        self.patients = patients
+
+
 def write_population(
     *,
     patients: int,
@@ -50,8 +62,13 @@ def write_population(
     end: dt.date | None = None,
     sites: int = 4,
     progress: bool = False,
+    append: bool = False,
 ) -> SynthReport:
-    """Generate ``patients`` people and store them; returns counts and realised rates."""
+    """Generate ``patients`` people and store them; returns counts and realised rates.
+
+    Refuses a seed already stored, and (unless ``append``) a database that holds any patient:
+    a second population brings its own sites and would silently double the demo's caseloads.
+    """
     began = time.perf_counter()
     if start is None or end is None:
         d_start, d_end = default_period()
@@ -67,6 +84,9 @@ def write_population(
     gen = Generator(config, operational=True)
     report = SynthReport(patients, seed, start, end, sites, output="database")
     with transaction.atomic():
+        stored = 0 if append else queries.patient_count()
+        if stored and not Site.objects.filter(code=gen.world.sites[0].code).exists():
+            raise DatabaseNotEmpty(stored)  # (this seed again: PopulationExists, below)
         world = _write_world(gen)
         with bar(max(patients, 1), "Writing patients", progress) as advance:
             for chunk in gen.chunks():
@@ -143,12 +163,13 @@ def _write_world(gen: Generator) -> dict[str, Any]:
         kind: Organization.objects.get_or_create(name=name, defaults={"kind": "payer"})[0]
         for kind, name in PAYER_NAMES.items()
     }
-    return {"sites": site_objs, "programs": programs, "pracs": pracs, "payers": payers}
+    world = {"sites": site_objs, "programs": programs, "pracs": pracs, "payers": payers}
+    return world | {"units": rules.Units.load()}  # labels of the units rows name (bulk inserts)
 
 
 def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
     t = chunk.tables
-    sites, programs = world["sites"], world["programs"]
+    sites, programs, units = world["sites"], world["programs"], world["units"]
     objs = []
     for row, d in zip(rows_of(t["patients"]), rows_of(t["details"]), strict=True):
         objs.append(
@@ -168,6 +189,7 @@ def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
                 phone=d["phone"],
                 deceased_date=row["death_date"],
                 home_site=sites[row["home_site"]],
+                home_site_sensitivity=units.of("site", sites[row["home_site"]].pk),
                 source=SOURCE,
                 source_id=row["patient_id"],
             )
@@ -176,21 +198,19 @@ def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
     ppk = {p.source_id: p.pk for p in objs}
     prac_pk = {f"prac-{i + 1}": p.pk for i, p in enumerate(world["pracs"])}
     counts = {"patients": len(objs)}
-    counts["identifiers"] = insert(
-        PatientIdentifier,
-        [
-            {
-                "patient_id": ppk[r["patient_id"]],
-                "kind": r["kind"],
-                "system": r["system"],
-                "value": r["value"],
-                "site_id": sites[r["site"]].pk
-                if r["site"] is not None and r["site"] >= 0
-                else None,
-            }
-            for r in rows_of(t["identifiers"])
-        ],
-    )
+    identifiers = [
+        {
+            "patient_id": ppk[r["patient_id"]],
+            "kind": r["kind"],
+            "system": r["system"],
+            "value": r["value"],
+            "site_id": sites[r["site"]].pk if r["site"] is not None and r["site"] >= 0 else None,
+        }
+        for r in rows_of(t["identifiers"])
+    ]
+    for row in identifiers:  # an MRN carries the label of the site that issued it
+        row["sensitivity"] = units.of_row(site=row["site_id"])
+    counts["identifiers"] = insert(PatientIdentifier, identifiers)
     counts["contacts"] = insert(
         PatientContact,
         [
@@ -219,6 +239,7 @@ def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
                 "end": r["end_date"],
                 "source": SOURCE,
                 "source_id": r["coverage_id"],
+                "sensitivity": units.of("organization", payers[r["payer"]]),
             }
             for r in rows_of(t["coverage"])
         ],
@@ -233,6 +254,7 @@ def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
                 "program_id": programs[r["program"]].pk,
                 "start": r["start_date"],
                 "end": r["end_date"],
+                "sensitivity": units.of_row(program=programs[r["program"]].pk),
             }
             for r in rows_of(t["care_team"])
         ],
@@ -253,6 +275,7 @@ def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
                 "end": None,
                 "status": r["status"],
                 "recorded_by_id": None,
+                "sensitivity": rules.label_consent(r["category"]),
             }
             for r in rows_of(t["consents"])
         ],

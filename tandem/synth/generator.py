@@ -28,6 +28,12 @@ from tandem.synth.vocab import get as get_vocab
 from tandem.synth.world import World, build_world
 
 CHUNK_SIZE = 50_000
+# The period must lie within these dates. Birth dates and histories (onsets, registrations,
+# coverage) reach up to ~110 years before the start, bookings and order periods ~60 days
+# after the end; these bounds keep every date written inside what the databases, Parquet
+# readers and pandas (nanosecond timestamps: 1677-09-21 to 2262-04-11) handle.
+EARLIEST_START = dt.date(1900, 1, 1)
+LATEST_END = dt.date(2199, 12, 31)
 ANALYTIC = (
     "patients",
     "encounters",
@@ -73,6 +79,8 @@ class SynthConfig:
             raise ValueError("patients must be 0 or more")
         if self.end <= self.start:
             raise ValueError("the end date must come after the start date")
+        if self.start < EARLIEST_START or self.end > LATEST_END:
+            raise ValueError(f"the period must lie within {EARLIEST_START}..{LATEST_END}")
         if not 3 <= self.sites <= 200:
             raise ValueError("sites must be between 3 and 200")
 
@@ -99,7 +107,7 @@ class Generator:
             end=config.end,
             params=config.params,
         )
-        self.clock = Clock(config.start, config.time_zone)
+        self.clock = Clock(config.start, config.time_zone, end=config.end)
         self.offsets: dict[str, int] = {}
 
     @property

@@ -12,19 +12,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tandem.synth import encounters as E
-from tandem.synth.parameters import Parameters
+from tandem.synth.parameters import QUANTITIES, Parameters
 from tandem.synth.population import Population
-from tandem.synth.vocab import Vocabulary
+from tandem.synth.vocab import LOINC, Vocabulary
 from tandem.synth.world import World
 
 CATEGORIES = np.array(["vital-signs", "laboratory", "survey", "social-history"])
 VITAL, LAB, SURVEY, SOCIAL = range(4)
-UNITS = np.array([None, "mm[Hg]", "kg/m2", "kg", "%", "mg/dL", "{score}"], dtype=object)
 INSTRUMENTS = ("phq9", "gad7", "auditc")
 Frame = dict[str, np.ndarray]
 
 
-def _obs(pid, day, minute, enc, code, cat, value, unit, prog, *, panel=-1, vcode=-1) -> Frame:
+def _obs(pid, day, minute, enc, code, cat, value, prog, *, panel=-1, vcode=-1) -> Frame:
+    """One row per observation; the unit is not chosen here but follows the code (`units`)."""
     n = len(pid)
     full = lambda x, t=np.int32: np.broadcast_to(np.asarray(x), (n,)).astype(t)  # noqa: E731
     return {
@@ -35,15 +35,35 @@ def _obs(pid, day, minute, enc, code, cat, value, unit, prog, *, panel=-1, vcode
         "code": full(code),
         "cat": full(cat),
         "value": full(value, np.float64),
-        "unit": full(unit),
         "prog": full(prog),
         "panel": full(panel),
         "vcode": full(vcode),
     }
 
 
+def units(vocab: Vocabulary, code: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Each row's UCUM unit, looked up from its code in ``parameters.QUANTITIES``.
+
+    The unit follows the code, never the code path that drew the value: an HbA1c drawn next to
+    a glucose is still in %. A number whose code has no entry there is a bug, not a row.
+    """
+    table = np.array(
+        [
+            QUANTITIES[c].unit if s == LOINC and c in QUANTITIES else None
+            for s, c in zip(vocab.systems, vocab.codes, strict=True)
+        ],
+        dtype=object,
+    )
+    has_unit = np.array([u is not None for u in table], dtype=bool)
+    orphan = ~np.isnan(value) & ~has_unit[code]
+    if orphan.any():
+        missing = sorted({vocab.codes[i] for i in code[orphan]})
+        raise ValueError(f"numeric results of {missing} have no unit in parameters.QUANTITIES")
+    return table[code]
+
+
 def _cat(frames: list[Frame]) -> Frame:
-    frames = [f for f in frames if len(f["pid"])]
+    """Frames stacked; empty ones too (a small chunk or a short period may have no rows)."""
     return {k: np.concatenate([f[k] for f in frames]) for k in frames[0]}
 
 
@@ -102,9 +122,9 @@ def build(
     bp = v.codes_of("blood-pressure")
     args = (pid, enc["day"][sel], enc["minute"][sel] + 5, sel)
     prog = enc["prog"][sel]
-    obs.append(_obs(*args, bp[0], VITAL, np.nan, 0, prog))
-    obs.append(_obs(*args, bp[1], VITAL, sbp, 1, prog, panel=bp[0]))
-    obs.append(_obs(*args, bp[2], VITAL, dbp, 1, prog, panel=bp[0]))
+    obs.append(_obs(*args, bp[0], VITAL, np.nan, prog))
+    obs.append(_obs(*args, bp[1], VITAL, sbp, prog, panel=bp[0]))
+    obs.append(_obs(*args, bp[2], VITAL, dbp, prog, panel=bp[0]))
 
     # BMI and weight
     sel = enc_idx[in_person_pc & (rng.random(n_enc) < p.bmi_at_pc_visit)]
@@ -119,8 +139,8 @@ def build(
     height = np.where(pop.sex == 1, 1.76, 1.63)[pid] * np.where(pop.adult[pid], 1.0, 0.85)
     body = v.codes_of("body-measures", "39156-5", "29463-7")
     args = (pid, enc["day"][sel], enc["minute"][sel] + 6, sel)
-    obs.append(_obs(*args, body[0], VITAL, bmi, 2, enc["prog"][sel]))
-    obs.append(_obs(*args, body[1], VITAL, np.round(bmi * height**2, 1), 3, enc["prog"][sel]))
+    obs.append(_obs(*args, body[0], VITAL, bmi, enc["prog"][sel]))
+    obs.append(_obs(*args, body[1], VITAL, np.round(bmi * height**2, 1), enc["prog"][sel]))
 
     # smoking status
     sel = enc_idx[
@@ -141,7 +161,6 @@ def build(
             v.codes_of("smoking-status")[0],
             SURVEY,  # QI-Core "assessment performed"; the FHIR output adds social-history
             np.nan,
-            0,
             enc["prog"][sel],
             vcode=value,
         )
@@ -211,7 +230,6 @@ def _instruments(rng, pop, enc, eps, v, p):
         v.codes_of("depression-screening", "73832-8")[0],
         SURVEY,
         np.nan,
-        0,
         enc["prog"][sel],
         vcode=np.where(screen_score >= 10, result[0], result[1]),
     )
@@ -246,7 +264,6 @@ def _instruments(rng, pop, enc, eps, v, p):
         a["code"],
         SURVEY,
         a["score"].astype(float),
-        6,
         a["prog"],
     )
     survey = _cat([survey, screen])
@@ -275,16 +292,14 @@ def _labs(rng, pop, world, v, p, statin_users):
     hi_engaged = np.minimum(pop.hi, np.where(pop.pc_until <= pop.hi, pop.pc_until + 60, pop.hi))
     hi_engaged = np.where(pop.home_cmhc, pop.hi, hi_engaged)
 
-    def schedule(rate, code_choice, value_fn, unit, extra=None):
+    def schedule(rate, code_choice, value_fn, extra=None):
         days = np.maximum(hi_engaged - pop.lo + 1, 0)
         counts = rng.poisson(np.maximum(rate, 0) * days / 365.25)
         pid = np.repeat(np.arange(n, dtype=np.int32), counts)
         day = pop.lo[pid] + (rng.random(len(pid)) * np.maximum(days[pid], 1)).astype(np.int32)
         code = code_choice(len(pid))
         minute = rng.integers(7 * 60, 12 * 60, len(pid)).astype(np.int32)
-        frames.append(
-            _obs(pid, day, minute, -1, code, LAB, value_fn(pid, code), unit, pc_prog[pid])
-        )
+        frames.append(_obs(pid, day, minute, -1, code, LAB, value_fn(pid, code), pc_prog[pid]))
         orders.append(
             {
                 "pid": pid,
@@ -297,9 +312,7 @@ def _labs(rng, pop, world, v, p, statin_users):
             }
         )
         if extra is not None:
-            frames.append(
-                _obs(pid, day, minute, -1, extra[0], LAB, extra[1](pid), unit, pc_prog[pid])
-            )
+            frames.append(_obs(pid, day, minute, -1, extra[0], LAB, extra[1](pid), pc_prog[pid]))
 
     dm = pop.flags["dm"]
     a1c, glu = v.codes_of("hba1c", "4548-4")[0], v.codes_of("glucose", "2345-7")[0]
@@ -308,7 +321,6 @@ def _labs(rng, pop, world, v, p, statin_users):
         np.where(dm, p.hba1c_tests_per_year, 0.0),
         lambda m: np.full(m, a1c),
         lambda pid, c: np.round(rng.normal(a1c_mean[pid], 1.4).clip(4.8, 14.5), 1),
-        4,
     )
     screen = pop.on_ap & ~dm
     rate = np.where(
@@ -321,10 +333,9 @@ def _labs(rng, pop, world, v, p, statin_users):
         lambda m: np.where(rng.random(m) < 0.5, a1c, glu),
         lambda pid, c: np.where(
             c == a1c,
-            np.round(rng.normal(5.5, 0.4, len(pid)), 1),
-            np.round(rng.normal(98, 14, len(pid))),
+            np.round(rng.normal(5.5, 0.4, len(pid)).clip(4.2, 7.5), 1),
+            np.round(rng.normal(98, 14, len(pid)).clip(60, 250)),
         ),
-        5,
     )
     ldl, tc = v.codes_of("ldl-cholesterol", "13457-7")[0], v.codes_of("total-cholesterol")[0]
     at_risk = dm | pop.flags["cvd"] | pop.on_ap
@@ -344,8 +355,11 @@ def _labs(rng, pop, world, v, p, statin_users):
         rate,
         lambda m: np.full(m, ldl),
         ldl_value,
-        5,
-        extra=(tc, lambda pid: ldl_vals["v"] + np.round(rng.normal(72, 14, len(pid)))),
+        # total = LDL + HDL + VLDL; the last two are never below ~35 mg/dL together
+        extra=(
+            tc,
+            lambda pid: ldl_vals["v"] + np.round(rng.normal(72, 14, len(pid)).clip(35, 130)),
+        ),
     )
     return _cat(frames), _cat(orders)
 

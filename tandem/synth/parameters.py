@@ -264,3 +264,80 @@ def describe(params: Parameters = DEFAULT) -> Iterator[tuple[str, Any, str, str]
     """(name, value, doc, source) for every parameter, in declaration order."""
     for f in fields(params):
         yield f.name, getattr(params, f.name), f.metadata["doc"], f.metadata["source"]
+
+
+# --- units and plausible ranges of numeric observations -----------------------------------
+DQD = "OHDSI DataQualityDashboard v5.3.1 plausible values"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """The one UCUM unit a LOINC code's numeric results carry, and the values they may take.
+
+    ``unit`` is LOINC's example UCUM unit for the code (for blood pressure, BMI and weight also
+    the unit the FHIR R4 vital-signs profile requires). ``low``/``high`` are plausibility limits,
+    not reference ranges: a value outside them is an error (most often a unit mix-up), never a
+    patient. The generator takes each observation's unit from this table, and
+    ``tests/synth/test_units.py`` checks every numeric result of a generated population
+    (database, Parquet and FHIR) against it.
+    """
+
+    code: str
+    name: str
+    unit: str
+    low: float
+    high: float
+    source: str
+
+
+QUANTITIES: dict[str, Quantity] = {
+    q.code: q
+    for q in (
+        Quantity("8480-6", "Systolic blood pressure", "mm[Hg]", 60, 300, DQD + " (3004249)"),
+        Quantity("8462-4", "Diastolic blood pressure", "mm[Hg]", 30, 200, DQD + " (3012888)"),
+        Quantity(
+            "39156-5",
+            "Body mass index",
+            "kg/m2",
+            10,
+            100,
+            DQD + " (3038553: 16-100, adults); 10 for children (assumption)",
+        ),
+        Quantity("29463-7", "Body weight", "kg", 2, 500, DQD + " (3025315)"),
+        Quantity("4548-4", "Hemoglobin A1c", "%", 4, 15, DQD + " (3004410)"),
+        Quantity(
+            "2345-7",
+            "Glucose in serum or plasma",
+            "mg/dL",
+            50,
+            500,
+            DQD + " (3037110, fasting glucose in serum or plasma)",
+        ),
+        Quantity(
+            "13457-7",
+            "LDL cholesterol (calculated)",
+            "mg/dL",
+            10,
+            400,
+            "Assumption: physiological limits (DQD's 45-250 for 3028288 is a reference range "
+            "that treated and familial values leave)",
+        ),
+        Quantity(
+            "2093-3",
+            "Total cholesterol",
+            "mg/dL",
+            50,
+            500,
+            "OHDSI DataQualityDashboard v5.4 plausible values (37393449)",
+        ),
+        Quantity(
+            "44261-6", "PHQ-9 total score", "{score}", 0, 27, "9 items scored 0-3 (Kroenke 2001)"
+        ),
+        Quantity(
+            "70274-6", "GAD-7 total score", "{score}", 0, 21, "7 items scored 0-3 (Spitzer 2006)"
+        ),
+        Quantity(
+            "75626-2", "AUDIT-C total score", "{score}", 0, 12, "3 items scored 0-4 (Bush 1998)"
+        ),
+    )
+}

@@ -23,3 +23,10 @@ def source_keys(
         qs = model._default_manager.filter(patient_id__in=patient_pks[i : i + step], source=source)
         out.update(qs.values_list("source_id", "pk"))
     return out
+
+
+def patient_count() -> int:
+    """How many patients the database holds (a count, no patient data)."""
+    from tandem.registry.models import Patient
+
+    return Patient.objects.count()

@@ -196,7 +196,7 @@ def observations(ctx: Context, obs: dict, enc_ids: pa.Array) -> pa.Table:
             "effective_end": const(None, n, pa.timestamp("us")),
             "issued": ts,
             "value_num": floats(obs["value"]),
-            "value_unit": pa.array(O.UNITS[obs["unit"]], type=pa.string()),
+            "value_unit": pa.array(O.units(ctx.vocab, obs["code"], obs["value"]), type=pa.string()),
             "value_system": value["system"],
             "value_code": value["code"],
             "value_bool": const(None, n, pa.bool_()),

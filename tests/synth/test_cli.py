@@ -100,3 +100,17 @@ def test_it_writes_to_the_database_and_refuses_the_same_seed_twice(db, capsys) -
     assert Patient.objects.filter(home_site__code__startswith="synth-4242-").count() == 30
     capsys.readouterr()
     assert "already stored" in _refused(capsys, [*argv, "--format", "db", "--no-progress"])
+
+
+def test_it_refuses_a_second_population_unless_asked_to_append(db, capsys) -> None:
+    from tandem.registry.models import Patient
+
+    argv = ["synth", "--patients", "20", "--start", "2024-01-01", "--end", "2025-01-01"]
+    db_args = ["--format", "db", "--no-progress"]
+    assert main([*argv, "--seed", "4343", *db_args]) == 0
+    capsys.readouterr()
+    assert _refused(capsys, [*argv, "--seed", "4344", *db_args]).endswith(
+        "the database already holds 20 patients; pass --append to add another population\n"
+    )
+    assert main([*argv, "--seed", "4344", *db_args, "--append"]) == 0
+    assert Patient.objects.count() == 40

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tandem.clinical.models import (
@@ -19,7 +21,7 @@ from tandem.meds.models import MedicationDispense, MedicationOrder
 from tandem.registry.models import Coverage, Patient, PatientIdentifier
 from tandem.scheduling.models import Appointment
 from tandem.screening.models import AssessmentResponse
-from tandem.synth.database import PopulationExists, write_population
+from tandem.synth.database import DatabaseNotEmpty, PopulationExists, write_population
 from tests.synth.conftest import END, START
 
 CLINICAL = [
@@ -148,3 +150,41 @@ def test_the_population_write_is_audited():
 
     event = AuditEvent.objects.get(action="write:synth_population")
     assert event.outcome == "written" and "patients=20" in event.detail
+
+
+def test_it_refuses_a_populated_database_unless_asked_to_append(report) -> None:
+    with pytest.raises(DatabaseNotEmpty) as refused:
+        write_population(patients=10, seed=SEED + 1, start=START, end=END)
+    assert refused.value.patients == 400
+    assert not Site.objects.filter(code__startswith=f"synth-{SEED + 1}-").exists()
+
+    write_population(patients=10, seed=SEED + 1, start=START, end=END, append=True)
+    assert Patient.objects.filter(home_site__code__startswith=f"synth-{SEED + 1}-").count() == 10
+
+
+def test_a_write_that_fails_midway_leaves_nothing_behind(db, monkeypatch) -> None:
+    from django.db import DatabaseError
+
+    from tandem.audit.models import AuditEvent
+    from tandem.synth import database_clinical
+
+    written = database_clinical.write
+
+    def write_then_lose_the_connection(*args, **kwargs):
+        written(*args, **kwargs)
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(database_clinical, "write", write_then_lose_the_connection)
+    with pytest.raises(DatabaseError):
+        write_population(patients=50, seed=SEED, start=START, end=END)
+    assert not Patient.objects.exists()
+    assert not Site.objects.filter(code__startswith=f"synth-{SEED}-").exists()
+    assert not Encounter.objects.exists() and not CareTeamMember.objects.exists()
+    assert not AuditEvent.objects.filter(action="write:synth_population").exists()
+
+
+def test_it_writes_a_period_of_one_day(db) -> None:
+    day = dt.date(2025, 1, 1)
+    report = write_population(patients=40, seed=SEED, start=day, end=day + dt.timedelta(1))
+    assert report.rows["patients"] == 40
+    assert Patient.objects.filter(home_site__code__startswith=f"synth-{SEED}-").count() == 40

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tandem.cli import build_parser
-from tandem.synth.parameters import describe
+from tandem.synth.parameters import QUANTITIES, describe
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "synth.md"
 
@@ -27,3 +27,12 @@ def test_every_option_is_documented() -> None:
         for option in action.option_strings:
             if option.startswith("--") and option != "--help":
                 assert f"`{option}" in text, option
+
+
+def test_every_unit_and_range_is_in_the_table_with_its_source() -> None:
+    text = DOC.read_text()
+    for q in QUANTITIES.values():
+        line = next((ln for ln in text.splitlines() if ln.startswith(f"| `{q.code}` |")), None)
+        assert line is not None, q.code
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[2:] == [f"`{q.unit}`", f"{q.low:g}", f"{q.high:g}", q.source], q.code
