@@ -6,11 +6,14 @@ subcommand sets ``func=callable(args) -> int``. Bad input raises
 
     tandem measure list
     tandem measure evaluate CMS2 --period 2025-01-01..2025-12-31 --source fhir:PATH
-        [--engine memory|duckdb|sqlite|postgres|spark] [--format json|csv|measurereport]
-        [--skip-invalid]
-    tandem measure conformance --measure CMS159 [--period ...] [--engine ...] CASES_DIR
+        [--version CMS2v14] [--engine memory|duckdb|sqlite|postgres|spark]
+        [--format json|csv|measurereport] [--skip-invalid]
+    tandem measure conformance --measure CMS159 [--period ...] [--version ...] [--engine ...]
+        CASES_DIR
 
-``--valuesets DIR`` (repeatable) names the FHIR ValueSet expansions to use.
+``--valuesets DIR`` (repeatable) names the FHIR ValueSet expansions to use. The measure
+version is the one whose performance period covers ``--period``, unless ``--version`` (or a
+version id given as the measure, ``CMS122v13``) picks one; see ``definitions.select``.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ import pyarrow.parquet as pq
 
 from tandem.core.lib.cli import UsageError
 from tandem.measures import conformance, definitions, schema, valuesets
+from tandem.measures.definitions.versions import MeasureVersion, fmt_period
 from tandem.terminology.expansions import ExpansionError
 
 ENGINES = ("memory", "duckdb", "sqlite", "postgres", "spark")
 FORMATS = ("json", "csv", "measurereport")
 DEFAULT_PERIOD = "2025-01-01..2025-12-31"
+VERSION_HELP = (
+    "measure version, e.g. CMS122v13 (default: the version whose performance period covers "
+    "--period; see 'tandem measure list')"
+)
 VALUESETS_HELP = (
     "folder of FHIR ValueSet expansions (repeatable; default: the public eCQM expansions "
     "in ../shared/conformance/ecqm-qicore-2024/valuesets)"
@@ -60,14 +68,7 @@ def load_source(source: str, *, skip_invalid: bool = False) -> dict[str, pa.Tabl
     if not path:
         raise UsageError(f"--source {source!r}: expected fhir:PATH, parquet:DIR or db")
     if kind == "fhir":
-        from tandem.importers.fhir import load_fhir
-
-        result = load_fhir(path, skip_invalid=skip_invalid)
-        for line in result.invalid:
-            print(f"skipped invalid input: {line}", file=sys.stderr)
-        if result.skipped:
-            print(result.summary(), file=sys.stderr)
-        return result.tables
+        return _load_fhir(path, skip_invalid=skip_invalid)
     if kind == "parquet":
         root = Path(path)
         if not root.is_dir():
@@ -82,6 +83,32 @@ def load_source(source: str, *, skip_invalid: bool = False) -> dict[str, pa.Tabl
     raise UsageError(f"--source {source!r}: unknown kind {kind!r} (fhir, parquet or db)")
 
 
+SHOWN_INVALID = 20  # --skip-invalid: report lines on stderr before "... and N more"
+
+
+def _load_fhir(path: str, *, skip_invalid: bool) -> dict[str, pa.Table]:
+    """Load FHIR files. Invalid input refuses the load with its first problem and the count
+    (one line); with ``skip_invalid`` each invalid line, file or resource is reported on
+    stderr (the first :data:`SHOWN_INVALID`, then how many more) and skipped."""
+    from tandem.importers.fhir import InvalidInput, load_fhir
+
+    try:
+        result = load_fhir(path, skip_invalid=skip_invalid)
+    except InvalidInput as exc:
+        raise UsageError(
+            f"{exc.problems[0]} ({exc.count} invalid in all, nothing loaded; "
+            "--skip-invalid loads the rest)"
+        ) from None
+    for line in result.invalid[:SHOWN_INVALID]:
+        print(f"skipped invalid input: {line}", file=sys.stderr)
+    if result.invalid_count > SHOWN_INVALID:
+        more = result.invalid_count - SHOWN_INVALID
+        print(f"skipped invalid input: ... and {more} more", file=sys.stderr)
+    if result.skipped or result.invalid_count:
+        print(result.summary(), file=sys.stderr)
+    return result.tables
+
+
 def _measure(key: str) -> definitions.MeasureInfo:
     try:
         return definitions.get(key)
@@ -90,15 +117,36 @@ def _measure(key: str) -> definitions.MeasureInfo:
         raise UsageError(f"unknown measure {key!r} (known: {known})") from None
 
 
+def _version(name: str, period: tuple[date, date], version: str | None) -> MeasureVersion:
+    """The version to evaluate (a :class:`definitions.VersionError` is a one-line UsageError);
+    an explicit version outside its performance period is used, with a note on stderr."""
+    chosen = definitions.select(name, period, version)
+    _note_outside(chosen, period)
+    return chosen
+
+
+def _note_outside(version: MeasureVersion, period: tuple[date, date]) -> None:
+    if not version.covers(period):
+        print(
+            f"note: {version.id} is for the {version.period_label} performance period; "
+            f"evaluating it over {fmt_period(period)} as asked",
+            file=sys.stderr,
+        )
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    """One line per version: key, version, performance period, title (or "not yet
+    implemented") and the library (eCQM) or name it implements."""
     for info in definitions.REGISTRY.values():
-        print(f"{info.key:8} {info.name:70} {info.title}")
+        for v in info.versions:
+            what = info.title if v.implemented else "not yet implemented"
+            print(f"{info.key:13} {v.id:15} {v.period_label:22}  {what}  ({v.library})")
     return 0
 
 
-def _json(results: Sequence[Mapping[str, Any]], info: definitions.MeasureInfo, period) -> bytes:
+def _json(results: Sequence[Mapping[str, Any]], version: MeasureVersion, period) -> bytes:
     summary: dict[str, Any] = {"patients": len(results), "groups": []}
-    for gi, gid in enumerate(info.group_ids):
+    for gi, gid in enumerate(version.group_ids):
         counts = dict.fromkeys(conformance.POPULATIONS, 0)
         for p in results:
             for k, v in p["groups"][gi]["populations"].items():
@@ -111,7 +159,8 @@ def _json(results: Sequence[Mapping[str, Any]], info: definitions.MeasureInfo, p
         rate = counts["numerator"] / eligible if eligible > 0 else None
         summary["groups"].append({"id": gid, "counts": counts, "rate": rate})
     doc = {
-        "measure": info.key,
+        "measure": version.key,
+        "version": version.id,
         "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
         "patients": results,
         "summary": summary,
@@ -136,17 +185,16 @@ def _population(code: str, count: int) -> dict[str, Any]:
     return {"code": {"coding": [{"system": system, "code": code}]}, "count": count}
 
 
-def _measure_report(
-    results: Sequence[Mapping[str, Any]], info: definitions.MeasureInfo, period
-) -> bytes:
+def _measure_report(results: Sequence[Mapping[str, Any]], version: MeasureVersion, period) -> bytes:
     """A FHIR Bundle: the summary MeasureReport, then one individual report per patient.
 
     Individual reports carry the patient's 0/1 per population and, as ``evaluatedResource``-
-    style extension text, the evidence that decided it (ids, dates, values).
+    style extension text, the evidence that decided it (ids, dates, values). ``measure`` is the
+    version's canonical (``url|version`` for a published eCQM).
     """
     span = {"start": period[0].isoformat(), "end": period[1].isoformat()}
     groups = []
-    for gi, gid in enumerate(info.group_ids):
+    for gi, gid in enumerate(version.group_ids):
         pops = [
             _population(
                 code, sum(int(p["groups"][gi]["populations"].get(code, 0)) for p in results)
@@ -156,10 +204,10 @@ def _measure_report(
         groups.append({"id": gid, "population": pops})
     summary = {
         "resourceType": "MeasureReport",
-        "id": f"{info.key}-summary",
+        "id": f"{version.key}-summary",
         "status": "complete",
         "type": "summary",
-        "measure": info.url,
+        "measure": version.canonical,
         "period": span,
         "group": groups,
     }
@@ -167,10 +215,10 @@ def _measure_report(
     for p in results:
         report = {
             "resourceType": "MeasureReport",
-            "id": f"{info.key}-{p['id']}",
+            "id": f"{version.key}-{p['id']}",
             "status": "complete",
             "type": "individual",
-            "measure": info.url,
+            "measure": version.canonical,
             "subject": {"reference": f"Patient/{p['id']}"},
             "period": span,
             "group": [
@@ -232,36 +280,44 @@ def _db_valuesets(args: argparse.Namespace) -> valuesets.ValueSets:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     info = _measure(args.measure)
     period = parse_period(args.period)
+    version = _version(args.measure, period, args.version)
     if args.source == "db":
         from tandem.measures import run
 
         vs = _db_valuesets(args)
         source = run.engine_source(args.engine, user=None)
         results = definitions.evaluate(
-            info.key, source.pop("tables"), period, engine=args.engine, valuesets=vs, **source
+            info.key,
+            source.pop("tables"),
+            period,
+            version=version.id,
+            engine=args.engine,
+            valuesets=vs,
+            **source,
         )
     else:
         vs = _valuesets(args)
         tables = load_source(args.source, skip_invalid=args.skip_invalid)
-        results = definitions.evaluate(info.key, tables, period, engine=args.engine, valuesets=vs)
+        results = definitions.evaluate(
+            info.key, tables, period, version=version.id, engine=args.engine, valuesets=vs
+        )
     if args.format == "json":
-        sys.stdout.buffer.write(_json(results, info, period) + b"\n")
+        sys.stdout.buffer.write(_json(results, version, period) + b"\n")
     elif args.format == "csv":
         sys.stdout.write(_csv(results))
     else:
-        sys.stdout.buffer.write(_measure_report(results, info, period) + b"\n")
+        sys.stdout.buffer.write(_measure_report(results, version, period) + b"\n")
     return 0
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
     info = _measure(args.measure)
     period = parse_period(args.period)
-    report = conformance.run(
-        info.key,
-        args.cases_dir,
-        definitions.conformance_evaluator(info.key, engine=args.engine, valuesets=_valuesets(args)),
-        period=period,
+    version = _version(args.measure, period, args.version)
+    evaluate = definitions.conformance_evaluator(
+        info.key, version=version.id, engine=args.engine, valuesets=_valuesets(args)
     )
+    report = conformance.run(info.key, args.cases_dir, evaluate, period=period)
     for m in report.mismatches:
         print(m.line())
     for e in report.errors:
@@ -269,7 +325,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     for m in report.known:
         reason = conformance.KNOWN_DECK_DEFECTS[info.key][m.case]
         print(f"known deck defect: {m.line()} ({reason})")
-    print(f"{info.key} on {args.engine}: {report.summary()}")
+    print(f"{version.id} on {args.engine}: {report.summary()}")
     return 0 if report.failed == 0 else 1
 
 
@@ -279,20 +335,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from tandem.measures import run
 
-    if not args.all and not args.measures:
+    if not args.all and not args.measures and not args.version:
         raise UsageError("name measures to run, or --all")
-    keys = list(definitions.REGISTRY) if args.all else [_measure(k).key for k in args.measures]
     period = parse_period(args.period)
+    names = _run_names(args, period)
     vs = _db_valuesets(args)
     with transaction.atomic(), Progress(transient=True) as bar:
-        task = bar.add_task("measures", total=len(keys))
+        task = bar.add_task("measures", total=len(names))
         outcomes = run.run_measures(
             by=None,
-            keys=keys,
+            keys=names,
             period=period,
             engine=args.engine,
             store=args.store,
             valuesets=vs,
+            skip_unversioned=args.all,
             advance=lambda key: bar.update(task, advance=1, description=key),
         )
     for o in outcomes:
@@ -305,8 +362,31 @@ def cmd_run(args: argparse.Namespace) -> int:
             for g, c in o.counts.items()
         )
         stored = f" (stored as run {o.run_id})" if o.run_id else ""
-        print(f"{o.measure:8} {o.patients} patients — {groups}{stored}")
+        print(f"{o.measure:8} {o.version:14} {o.patients} patients — {groups}{stored}")
     return 0
+
+
+def _run_names(args: argparse.Namespace, period: tuple[date, date]) -> list[str]:
+    """Measure keys (version chosen by period) or version ids (pinned) for ``measure run``:
+    the measures named (or all), each ``--version`` pinning its measure's version."""
+    names = {key: key for key in (definitions.REGISTRY if args.all else ())}
+    for name in args.measures:
+        info = _measure(name)
+        pinned = [v.id for v in info.versions if v.id.upper() == name.upper()]
+        names[info.key] = pinned[0] if pinned else info.key
+    for vid in args.version or ():
+        try:
+            version = definitions.find_version(vid)
+        except KeyError:
+            raise UsageError(f"unknown measure version {vid!r}") from None
+        named = names.get(version.key, version.key)
+        if named.upper() not in (version.key, version.id.upper()):
+            raise UsageError(f"two versions of {version.key} asked for: {named} and {version.id}")
+        names[version.key] = version.id
+    for key, name in names.items():
+        if name != key:  # a pinned version
+            _note_outside(definitions.find_version(name), period)
+    return list(names.values())
 
 
 def register(subparsers: Any) -> None:
@@ -323,15 +403,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("measure", metavar="MEASURE", help="measure id, e.g. CMS2")
     p.add_argument("--period", default=DEFAULT_PERIOD, help="START..END (inclusive dates)")
     p.add_argument("--source", required=True, help="fhir:PATH | parquet:DIR | db")
+    p.add_argument("--version", metavar="VERSION", help=VERSION_HELP)
     p.add_argument("--engine", choices=ENGINES, default="duckdb")
     p.add_argument("--format", choices=FORMATS, default="json")
-    p.add_argument("--skip-invalid", action="store_true", help="report and skip invalid FHIR input")
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="report each invalid FHIR resource (or line, or file) on stderr and load the rest",
+    )
     p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("conformance", help="run a measure against a deck of expected results")
     p.add_argument("--measure", required=True, help="measure id, e.g. CMS159")
     p.add_argument("--period", default=DEFAULT_PERIOD, help="START..END (inclusive dates)")
+    p.add_argument("--version", metavar="VERSION", help=VERSION_HELP)
     p.add_argument("--engine", choices=ENGINES, default="duckdb")
     p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
     p.add_argument("cases_dir", metavar="CASES_DIR", help="folder with one sub-folder per case")
@@ -343,6 +429,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("measures", nargs="*", metavar="MEASURE", help="measure ids (or --all)")
     p.add_argument("--all", action="store_true", help="every measure Tandem knows")
     p.add_argument("--period", default=DEFAULT_PERIOD, help="START..END (inclusive dates)")
+    p.add_argument(
+        "--version",
+        action="append",
+        metavar="VERSION",
+        help="run this measure version (repeatable; e.g. --version CMS122v13)",
+    )
     p.add_argument("--engine", choices=ENGINES, default="duckdb")
     p.add_argument("--store", action="store_true", help="store patient-level results")
     p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)

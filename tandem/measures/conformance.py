@@ -11,7 +11,9 @@ population code. A population missing from the report counts as 0.
 
 The harness does not know the measure language: it takes an ``evaluate`` callable,
 ``(tables, period) -> {patient_id: [{population code: 0|1}, ...one dict per group]}``.
-:func:`evaluator_for` builds one from a registered measure and an engine name.
+:func:`tandem.measures.definitions.conformance_evaluator` builds one from a registered measure
+and an engine name; it evaluates the measure version whose performance period covers the
+period (the official decks' 2025-01-01..2025-12-31: the 2025 versions) unless one is named.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ POPULATIONS = (
 )
 DESCRIPTION_URL = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-testCaseDescription"
 
-# Cases whose expected counts cannot follow from their data, by measure key and case id.
-# They are reported as "known" instead of failed; any other mismatch fails.
+# Cases whose expected counts cannot follow from their data, by measure key and case id (the
+# defects are in the decks' data, whichever version is evaluated; the official decks are those
+# of the 2025 versions). They are reported as "known" instead of failed; any other mismatch fails.
 KNOWN_DECK_DEFECTS: dict[str, dict[str, str]] = {
     "CMS122": {
         "6630d394-c81d-42f5-a218-40b73a2a4949": (

@@ -1,5 +1,8 @@
 """Stored measure results: one run per measure and period, one row per patient and group.
 
+A run records the measure key and the version evaluated (``CMS122v13``: the logic for the 2025
+performance period; ``tandem.measures.definitions``).
+
 Worklists and dashboards read these rows (through ``consent.gate``: a patient's result and its
 evidence are patient data, labelled with the measure's sensitivity).
 """
@@ -13,6 +16,9 @@ from tandem.core.models import Sensitivity, sensitivity_check
 
 class MeasureRun(models.Model):
     measure = models.CharField(max_length=40, help_text="Measure key, e.g. CMS2 or SSD.")
+    version = models.CharField(
+        max_length=40, help_text="Measure version evaluated, e.g. CMS2v14 or SSDv1."
+    )
     period_start = models.DateField()
     period_end = models.DateField()
     engine = models.CharField(max_length=20)

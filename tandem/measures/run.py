@@ -5,7 +5,8 @@ Used by ``tandem measure run --all --period … --store``. The data is read thro
 PostgreSQL engines run on temporary views over the operational tables, the other engines on
 Arrow tables extracted from them. Value sets come from the database (``tandem valuesets load``)
 plus Tandem's own code lists; a measure whose value sets are not loaded is skipped with a
-message naming the value set.
+message naming the value set. Each measure runs in the version whose performance period covers
+the period (or the version named); the stored run records it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.utils import timezone
@@ -21,6 +22,9 @@ from django.utils import timezone
 from tandem.core.lib.cli import UsageError
 from tandem.measures import queries, services
 from tandem.measures.evaluation import evaluate
+
+if TYPE_CHECKING:
+    from tandem.measures.definitions.versions import MeasureVersion
 
 VIEW_PREFIX = "tandem_a_"
 
@@ -43,6 +47,7 @@ class Outcome:
     counts: dict[str, dict[str, int]]  # group -> population -> count
     run_id: int | None
     skipped: str | None = None
+    version: str = ""  # the measure version evaluated, e.g. CMS122v13
 
 
 def engine_source(engine: str, *, user: Any) -> dict[str, Any]:
@@ -72,38 +77,68 @@ def run_measures(
     store: bool = False,
     valuesets: Mapping[str, frozenset[tuple[str, str]]] | None = None,
     advance: Callable[[str], None] | None = None,
+    skip_unversioned: bool = False,
 ) -> list[Outcome]:
-    """Evaluate each measure over the whole (permitted) population; store results if asked."""
+    """Evaluate each measure over the whole (permitted) population; store results if asked.
+
+    ``keys`` are measure keys (each runs in the version whose performance period covers
+    ``period``) or version ids (that version). Versions are chosen before anything runs: a
+    :class:`definitions.VersionError` is raised for the first measure without one, except that
+    with ``skip_unversioned`` (``--all``) a measure key with no version for the period is
+    reported as skipped (a period spanning two performance years is still an error).
+    """
     from tandem.measures import definitions
     from tandem.terminology.queries import valuesets as stored_valuesets
 
+    chosen: list[tuple[str, MeasureVersion | str]] = []  # a version, or why there is none
+    for name in keys:
+        key = definitions.get(name).key
+        try:
+            chosen.append((key, definitions.select(name, period)))
+        except definitions.NoVersionForPeriod as exc:
+            if not skip_unversioned or name.upper() != key:
+                raise
+            chosen.append((key, str(exc)))
     source = engine_source(engine, user=by)
     vs = valuesets if valuesets is not None else stored_valuesets()
     outcomes = []
-    for key in keys:
-        info = definitions.get(key)
-        started = timezone.now()
-        try:
-            result = evaluate(
-                definitions.measure(info.key), valuesets=vs, period=period, engine=engine, **source
-            )
-        except KeyError as exc:  # a value set that is not loaded
-            outcomes.append(Outcome(info.key, 0, {}, None, skipped=f"value set {exc} not loaded"))
-            if advance:
-                advance(info.key)
-            continue
-        counts = {g.id: result.counts(g.id) for g in definitions.measure(info.key).groups}
-        run_id = None
-        if store:
-            run_id = services.store_run(
-                by=by,
-                measure=info.key,
-                result=result,
-                period=period,
-                started_at=started,
-                sensitivity=SENSITIVITY.get(info.key, DEFAULT_SENSITIVITY),
-            ).pk
-        outcomes.append(Outcome(info.key, len(result.patients), counts, run_id))
+    for key, version in chosen:
+        if isinstance(version, str):
+            outcomes.append(Outcome(key, 0, {}, None, skipped=version))
+        else:
+            outcomes.append(_run_one(by, version, period, engine, store, vs, source))
         if advance:
-            advance(info.key)
+            advance(key)
     return outcomes
+
+
+def _run_one(
+    by: Any,
+    version: MeasureVersion,
+    period: tuple[dt.date, dt.date],
+    engine: str,
+    store: bool,
+    valuesets: Mapping[str, frozenset[tuple[str, str]]],
+    source: dict[str, Any],
+) -> Outcome:
+    """Evaluate one measure version; store its run and rows when asked."""
+    key = version.key
+    started = timezone.now()
+    measure = version.measure()
+    try:
+        result = evaluate(measure, valuesets=valuesets, period=period, engine=engine, **source)
+    except KeyError as exc:  # a value set that is not loaded
+        return Outcome(key, 0, {}, None, skipped=f"value set {exc} not loaded", version=version.id)
+    counts = {g.id: result.counts(g.id) for g in measure.groups}
+    run_id = None
+    if store:
+        run_id = services.store_run(
+            by=by,
+            measure=key,
+            version=version.id,
+            result=result,
+            period=period,
+            started_at=started,
+            sensitivity=SENSITIVITY.get(key, DEFAULT_SENSITIVITY),
+        ).pk
+    return Outcome(key, len(result.patients), counts, run_id, version=version.id)

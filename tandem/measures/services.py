@@ -28,14 +28,19 @@ def store_run(
     *,
     by: Any,
     measure: str,
+    version: str,
     result: MeasureResult,
     period: tuple[dt.date, dt.date],
     started_at: dt.datetime,
     sensitivity: str = "normal",
 ) -> MeasureRun:
-    """Store a run and one row per patient and group (the patient's place and evidence)."""
+    """Store a run and one row per patient and group (the patient's place and evidence).
+
+    ``measure`` is the measure key (CMS122), ``version`` the version evaluated (CMS122v13).
+    """
     run = MeasureRun.objects.create(
         measure=measure,
+        version=version,
         period_start=period[0],
         period_end=period[1],
         engine=result.engine,
@@ -70,7 +75,7 @@ def store_run(
             None,
             "measure_results",
             "operations",
-            f"run={run.pk} measure={measure} rows={len(rows)}",
+            f"run={run.pk} measure={measure} version={version} rows={len(rows)}",
         ),
     )
     return run

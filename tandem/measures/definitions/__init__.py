@@ -1,9 +1,17 @@
-"""The measure registry: ids, names, builders, and one way to evaluate them.
+"""The measure registry: keys, versions, builders, and one way to evaluate them.
 
-``REGISTRY`` maps a measure key (``CMS2``) to a :class:`MeasureInfo`; :func:`get` also
-accepts the lower-case key and the eCQM library name (``PCSDepressionScreenAndFollowUpFHIR``).
-:func:`evaluate` runs a measure on an engine and returns JSON-ready patient rows
+``REGISTRY`` maps a measure key (``CMS2``) to a :class:`MeasureInfo` with its
+:class:`~tandem.measures.definitions.versions.MeasureVersion` s, oldest first: the CMS eCQMs
+have one version per performance year (CMS122v13 for 2025, CMS122v14 for 2026), Tandem's
+HEDIS-style and own measures one version (``SSDv1``) for any period. :func:`get` accepts the key
+(any case), a library name of any version (``PCSDepressionScreenAndFollowUpFHIR``) or a version
+id; :func:`select` chooses the version for a period (a version id pins it); :func:`evaluate`
+runs the chosen version on an engine and returns JSON-ready patient rows
 (``{"id", "groups": [{"id", "populations", "evidence"}]}``).
+
+Adding a version is data: a :func:`_cms` entry in the measure's ``_ecqm`` with the published
+Measure's library, version and version-specific identifier, and its builder (``build=None``
+lists a published version that is not implemented yet). See ``docs/measures/README.md``.
 """
 
 from __future__ import annotations
@@ -11,82 +19,163 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
 from tandem.measures.definitions import cms, hedis, integration
+from tandem.measures.definitions.versions import (
+    MeasureVersion,
+    NoVersionForPeriod,
+    PeriodSpansPerformanceYears,
+    UnknownVersion,
+    VersionError,
+    choose,
+)
 from tandem.measures.language import Measure
 
 
 @dataclass(frozen=True)
 class MeasureInfo:
     key: str
-    name: str  # eCQM library name = the test-deck folder name
     title: str
-    url: str
-    build: Callable[[], Measure]
+    versions: tuple[MeasureVersion, ...]  # oldest first
+
+    @property
+    def name(self) -> str:
+        """The library name of the first version (for the CMS eCQMs: the 2025 test-deck folder)."""
+        return self.versions[0].library
+
+    @property
+    def url(self) -> str:
+        return self.versions[0].url
+
+    @property
+    def latest(self) -> MeasureVersion:
+        """The newest implemented version."""
+        return [v for v in self.versions if v.implemented][-1]
 
     @property
     def group_ids(self) -> list[str]:
-        return [g.id for g in measure(self.key).groups]
+        return self.latest.group_ids
+
+    def select(self, period: tuple[dt.date, dt.date], version: str | None = None) -> MeasureVersion:
+        """The version for ``period`` (or ``version``, explicitly); see :func:`versions.choose`."""
+        return choose(self.key, self.versions, period, version)
 
 
-def _info(key: str, name: str, title: str, build: Callable[[], Measure]) -> MeasureInfo:
-    return MeasureInfo(key, name, title, f"https://madie.cms.gov/Measure/{name}", build)
+def _cms(
+    version_id: str,
+    year: int,
+    library: str,
+    published_version: str,
+    identifier: str,
+    build: Callable[[], Measure] | None = None,
+) -> MeasureVersion:
+    """A CMS eCQM version, from its published FHIR Measure (``name``, ``version`` and the
+    version-specific ``identifier``; the 2025 ones in ``../shared/conformance/ecqm-qicore-2024/
+    measures``, the 2026 ones in ``../shared/conformance/ecqm-2026/measures``)."""
+    key = version_id.rpartition("v")[0]
+    url = f"https://madie.cms.gov/Measure/{library}"
+    return MeasureVersion(
+        version_id, key, year, build, library, url, published_version, f"urn:uuid:{identifier}"
+    )
 
 
+def _ecqm(title: str, *versions: MeasureVersion) -> MeasureInfo:
+    return MeasureInfo(versions[0].key, title, versions)
+
+
+# The 2026 versions are listed (published, with their Measure metadata) but not implemented:
+# a 2026 period is refused with a message naming them until their builders are added.
 REGISTRY: dict[str, MeasureInfo] = {
     i.key: i
     for i in (
-        _info(
-            "CMS2",
-            "PCSDepressionScreenAndFollowUpFHIR",
+        _ecqm(
             "Depression screening and follow-up plan",
-            cms.cms2,
+            _cms(
+                "CMS2v14", 2025, "PCSDepressionScreenAndFollowUpFHIR", "0.2.000",
+                "7cb8ac66-85c4-489b-aa4a-af861d69c9a5", cms.cms2,
+            ),
+            _cms(
+                "CMS2v15", 2026, "CMS2FHIRPCSDepScreenAndFollowUp", "1.0.000",
+                "fd005986-96a6-404d-896f-14257cf9611b",
+            ),
         ),
-        _info(
-            "CMS159",
-            "DepressionRemissionatTwelveMonthsFHIR",
+        _ecqm(
             "Depression remission at twelve months",
-            cms.cms159,
+            _cms(
+                "CMS159v13", 2025, "DepressionRemissionatTwelveMonthsFHIR", "0.2.000",
+                "970c5e70-c0cb-4f05-b51a-54fea79413e6", cms.cms159,
+            ),
+            _cms(
+                "CMS159v14", 2026, "CMS159FHIRDepRemissionat12Months", "1.0.000",
+                "32fef19d-8ef0-4bf3-96a6-cd0514a0d2e7",
+            ),
         ),
-        _info(
-            "CMS128",
-            "AntidepressantMedicationManagementFHIR",
+        _ecqm(
             "Antidepressant medication management",
-            cms.cms128,
+            _cms(
+                "CMS128v13", 2025, "AntidepressantMedicationManagementFHIR", "0.1.001",
+                "5f26d7bc-2d67-41a7-a66b-4a044f7d21e0", cms.cms128,
+            ),
+            _cms(
+                "CMS128v14", 2026, "CMS128FHIRAntidepressantMgmt", "1.0.000",
+                "a9ffd6a4-fb8f-435d-a6b9-9543f87d7739",
+            ),
         ),
-        _info(
-            "CMS165",
-            "ControllingHighBloodPressureFHIR",
+        _ecqm(
             "Controlling high blood pressure",
-            cms.cms165,
+            _cms(
+                "CMS165v13", 2025, "ControllingHighBloodPressureFHIR", "0.1.000",
+                "f573fb8f-4907-4ed7-bc04-09d9a3f36268", cms.cms165,
+            ),
+            _cms(
+                "CMS165v14", 2026, "CMS165FHIRControllingHighBP", "1.0.000",
+                "6f830f33-ed81-4f34-ba8e-97f3810563bd",
+            ),
         ),
-        _info(
-            "CMS122",
-            "DiabetesGlycemicStatusAssessmentGreaterThan9PercentFHIR",
+        _ecqm(
             "Diabetes: glycemic status > 9%",
-            cms.cms122,
+            _cms(
+                "CMS122v13", 2025, "DiabetesGlycemicStatusAssessmentGreaterThan9PercentFHIR",
+                "0.1.002", "7cd99bbb-c3bd-4089-ac26-c1744377b637", cms.cms122,
+            ),
+            _cms(
+                "CMS122v14", 2026, "CMS122FHIRDiabetesAssessGT9Pct", "1.0.000",
+                "2ea22cb2-9bcc-4ca6-b2f2-68fc964365ad",
+            ),
         ),
-        _info(
-            "CMS138",
-            "PreventiveCareAndTobaccoUseScreeningAndCessationInterventionFHIR",
+        _ecqm(
             "Tobacco use screening and cessation",
-            cms.cms138,
+            _cms(
+                "CMS138v13", 2025,
+                "PreventiveCareAndTobaccoUseScreeningAndCessationInterventionFHIR", "0.0.001",
+                "93a0c3c5-922d-4ac6-a3ef-41fdcd52a1fc", cms.cms138,
+            ),
+            _cms(
+                "CMS138v14", 2026, "CMS138FHIRTobaccoScrnCessation", "1.0.000",
+                "04caa1ba-aa09-497c-86b9-d40b493fd443",
+            ),
         ),
     )
-}
+}  # fmt: skip
+
+
+def _one_version(
+    key: str, name: str, title: str, build: Callable[[], Measure], url: str
+) -> MeasureInfo:
+    """A measure Tandem versions itself: ``<KEY>v1``, for any measurement period."""
+    return MeasureInfo(key, title, (MeasureVersion(f"{key}v1", key, None, build, name, url),))
 
 
 def _ncqa(key: str, name: str, title: str, build: Callable[[], Measure], slug: str) -> MeasureInfo:
-    return MeasureInfo(key, name, title, f"https://www.ncqa.org/hedis/measures/{slug}/", build)
+    return _one_version(key, name, title, build, f"https://www.ncqa.org/hedis/measures/{slug}/")
 
 
 def _tandem(key: str, name: str, title: str, build: Callable[[], Measure]) -> MeasureInfo:
     page = key.lower()
-    return MeasureInfo(key, name, title, f"https://tandem.health/docs/measures/{page}", build)
+    return _one_version(key, name, title, build, f"https://tandem.health/docs/measures/{page}")
 
 
 # HEDIS-style measures (licensed NCQA specification not seen; docs/measures/<key>.md) and
@@ -198,18 +287,60 @@ REGISTRY.update(
 )
 
 
-def get(key: str) -> MeasureInfo:
-    """A measure by key (any case) or eCQM library name; ``KeyError`` if unknown."""
+def get(name: str) -> MeasureInfo:
+    """A measure by key (any case), library name of any version, or version id; ``KeyError``."""
+    upper = name.upper()
     for info in REGISTRY.values():
-        if key.upper() == info.key or key == info.name:
+        if upper == info.key or any(
+            name == v.library or upper == v.id.upper() for v in info.versions
+        ):
             return info
-    raise KeyError(key)
+    raise KeyError(name)
 
 
-@cache
-def measure(key: str) -> Measure:
-    """The built measure (built once per process)."""
-    return get(key).build()
+def find_version(version_id: str) -> MeasureVersion:
+    """A version by id (any case), whatever its measure; ``KeyError`` if none has it."""
+    for info in REGISTRY.values():
+        for v in info.versions:
+            if v.id.upper() == version_id.upper():
+                return v
+    raise KeyError(version_id)
+
+
+def select(
+    name: str, period: tuple[dt.date, dt.date], version: str | None = None
+) -> MeasureVersion:
+    """The version of measure ``name`` to evaluate over ``period``.
+
+    ``name`` may be a version id (``CMS122v13``), which pins the version; ``version`` pins it
+    too and must name a version of the same measure. Otherwise the version whose performance
+    period covers ``period`` (:func:`versions.choose`). Raises ``KeyError`` for an unknown
+    measure and a :class:`VersionError` (one line) when no version can be chosen.
+    """
+    info = get(name)
+    pinned = next((v.id for v in info.versions if v.id.upper() == name.upper()), None)
+    if version is not None:
+        try:
+            owner = find_version(version)
+        except KeyError:
+            owner = None
+        if owner is not None and owner.key != info.key:
+            raise UnknownVersion(f"{owner.id} is a version of {owner.key}, not of {info.key}")
+        if pinned is not None and pinned.upper() != version.upper():
+            raise UnknownVersion(f"{name} and --version {version} name different versions")
+    return info.select(period, version or pinned)
+
+
+def measure(name: str) -> Measure:
+    """The built measure of a version id, or of a measure key's newest implemented version.
+
+    For the version a period needs, use ``select(key, period).measure()``.
+    """
+    info = get(name)
+    for v in info.versions:
+        if v.id.upper() == name.upper():
+            return v.measure()
+    return info.latest.measure()
 
 
 def _jsonable(value: Any) -> Any:
@@ -223,6 +354,7 @@ def evaluate(
     tables: Mapping[str, pa.Table] | None,
     period: tuple[dt.date, dt.date],
     *,
+    version: str | None = None,
     engine: str = "duckdb",
     valuesets: Mapping[str, frozenset[tuple[str, str]]] | None = None,
     connection: Any = None,
@@ -231,12 +363,13 @@ def evaluate(
     """Patient rows: ``{"id", "groups": [{"id", "populations": {code: 0|1}, "evidence": [...]}]}``.
 
     ``evidence`` lists, per population the patient is in, the named values the measure
-    reports and the reasons (``any_of`` branches) that were true.
+    reports and the reasons (``any_of`` branches) that were true. The version is
+    :func:`select` ``(key, period, version)``.
     """
     from tandem.measures import valuesets as vs_module
     from tandem.measures.evaluation import evaluate as run
 
-    m = measure(get(key).key)
+    m = select(key, period, version).measure()
     result = run(
         m,
         tables,
@@ -279,16 +412,32 @@ def evaluate(
 def conformance_evaluator(
     key: str,
     *,
+    version: str | None = None,
     engine: str = "duckdb",
     valuesets: Mapping[str, frozenset[tuple[str, str]]] | None = None,
 ) -> Callable[..., Any]:
-    """An ``evaluate`` callable for :func:`tandem.measures.conformance.run`."""
+    """An ``evaluate`` callable for :func:`tandem.measures.conformance.run` (the version is
+    chosen for the period the harness passes, unless ``version`` pins it)."""
 
     def evaluate_case(tables: Mapping[str, pa.Table], period: tuple[dt.date, dt.date]):
-        rows = evaluate(key, tables, period, engine=engine, valuesets=valuesets)
+        rows = evaluate(key, tables, period, version=version, engine=engine, valuesets=valuesets)
         return {r["id"]: [g["populations"] for g in r["groups"]] for r in rows}
 
     return evaluate_case
 
 
-__all__ = ["REGISTRY", "MeasureInfo", "conformance_evaluator", "evaluate", "get", "measure"]
+__all__ = [
+    "REGISTRY",
+    "MeasureInfo",
+    "MeasureVersion",
+    "NoVersionForPeriod",
+    "PeriodSpansPerformanceYears",
+    "UnknownVersion",
+    "VersionError",
+    "conformance_evaluator",
+    "evaluate",
+    "find_version",
+    "get",
+    "measure",
+    "select",
+]
