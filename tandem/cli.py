@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "tandem.terminology.cli",
     "tandem.synth.cli",
     "tandem.measures.cli",
+    "tandem.tokens.cli",
 )
 
 

@@ -69,6 +69,19 @@ def _path(value: str) -> Path:
     return Path(value).expanduser().resolve()
 
 
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if number < minimum:
+            raise ValueError(f"expected a whole number of at least {minimum}")
+        return number
+
+    return parse
+
+
 SETTINGS: list[Setting] = [
     Setting(
         "TANDEM_ENV",
@@ -117,6 +130,43 @@ SETTINGS: list[Setting] = [
         "patient data.",
         "INFO",
         lambda v: v.upper() if v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else _raise(v),
+    ),
+    Setting(
+        "TANDEM_LOGIN_FAILURE_LIMIT",
+        "Failed sign-ins for one username from one IP address after which signing in is "
+        "paused for that pair (a success clears the count).",
+        "5",
+        _whole(1),
+    ),
+    Setting(
+        "TANDEM_LOGIN_COOLOFF_MINUTES",
+        "How long signing in stays paused after TANDEM_LOGIN_FAILURE_LIMIT failures, in "
+        "minutes. Attempts while paused are refused and do not extend the pause.",
+        "15",
+        _whole(1),
+    ),
+    Setting(
+        "TANDEM_BEHIND_TLS_PROXY",
+        "Tandem runs behind one proxy that terminates TLS, sets X-Forwarded-Proto and appends "
+        "the client's address to X-Forwarded-For: requests with X-Forwarded-Proto: https count "
+        "as HTTPS, and the last X-Forwarded-For address is the client's. Set it only when the "
+        "proxy overwrites X-Forwarded-Proto and clients cannot reach Tandem directly.",
+        "false",
+        _bool,
+    ),
+    Setting(
+        "TANDEM_SSL_REDIRECT",
+        "Redirect plain-HTTP requests to HTTPS. Default: on when TANDEM_ENV=production, off "
+        "otherwise.",
+        None,
+        _bool,
+    ),
+    Setting(
+        "TANDEM_HSTS_SECONDS",
+        "In production, how long browsers must use HTTPS only for this host "
+        "(Strict-Transport-Security max-age); 0 sends no HSTS header. Sent only over HTTPS.",
+        "31536000",
+        _whole(0),
     ),
 ]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
 
 import bootstrap_wrapper
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from tandem import config
 
@@ -29,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
+    "csp",
     "tandem.core",
     "tandem.terminology",
     "tandem.registry",
@@ -39,18 +43,30 @@ INSTALLED_APPS = [
     "tandem.consent",
     "tandem.audit",
     "tandem.measures",
+    "tandem.tokens",
+    "ninja",  # django-ninja: its templates and the Swagger UI files, served locally
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every response, whoever made it (tandem.core.lib.http).
+    "tandem.core.lib.http.HeadWithoutBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tandem.core.lib.http.NeverStoreSignedInPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After every middleware with a process_view hook (CSRF above all): its process_view calls
+    # the view, in one transaction for a request that may write, in none for GET and HEAD.
+    "tandem.core.lib.transactions.RequestTransactionMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tandem.urls"
@@ -79,8 +95,10 @@ def _database() -> dict[str, Any]:
     if db["ENGINE"] == "django.db.backends.sqlite3":
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         db["OPTIONS"] = {
-            # WAL lets the server read while a command writes; IMMEDIATE avoids
-            # "database is locked" upgrades inside ATOMIC_REQUESTS transactions.
+            # WAL lets requests read while another writes. A transaction is opened to write
+            # (requests that only read run outside one: RequestTransactionMiddleware), and
+            # IMMEDIATE takes the write lock at BEGIN: a read lock is never upgraded, which
+            # fails at once with "database is locked" if another writer committed in between.
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
@@ -88,7 +106,9 @@ def _database() -> dict[str, Any]:
     suffix = os.environ.get("TANDEM_TEST_DB_SUFFIX", "")
     if suffix and db["ENGINE"] != "django.db.backends.sqlite3":
         db["TEST"] = {"NAME": f"test_{db['NAME']}_{suffix}"}
-    db["ATOMIC_REQUESTS"] = True
+    # Not ATOMIC_REQUESTS: that would hold SQLite's write lock for every page, even one that
+    # only reads. RequestTransactionMiddleware gives each request that may write one transaction.
+    db["ATOMIC_REQUESTS"] = False
     return dict(db)
 
 
@@ -104,6 +124,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes first: it refuses sign-in while a username + IP address is locked out, then
+# Django's own backend checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -116,6 +142,68 @@ X_FRAME_OPTIONS = "DENY"
 if TANDEM_ENV == "production":
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS: int = CONFIG["TANDEM_HSTS_SECONDS"]
+SECURE_SSL_REDIRECT: bool = (
+    TANDEM_ENV == "production"
+    if CONFIG["TANDEM_SSL_REDIRECT"] is None
+    else CONFIG["TANDEM_SSL_REDIRECT"]
+)
+if CONFIG["TANDEM_BEHIND_TLS_PROXY"]:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Sign-in throttling (django-axes): failures are counted per username *and* IP address, so
+# one person's typos never lock out a colleague, and a success clears the count.
+AXES_FAILURE_LIMIT: int = CONFIG["TANDEM_LOGIN_FAILURE_LIMIT"]
+TANDEM_LOGIN_COOLOFF_MINUTES: int = CONFIG["TANDEM_LOGIN_COOLOFF_MINUTES"]
+AXES_COOLOFF_TIME = dt.timedelta(minutes=TANDEM_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the page can say when it ends
+AXES_LOCKOUT_CALLABLE = "tandem.core.views.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail
+AXES_VERBOSE = False  # no start-up banner on every command
+
+# Content-Security-Policy (django-csp): everything from Tandem's own origin, nothing inline.
+# Bootstrap's CSS embeds its small icons as data: URIs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no page needs these browser features.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE: str = CONFIG["TANDEM_TIME_ZONE"]
@@ -137,5 +225,7 @@ LOGGING = {
         "tandem": {"handlers": ["console"], "level": CONFIG["TANDEM_LOG_LEVEL"]},
         # django.request would log URLs of refused requests; URLs can carry search terms.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # django-axes logs each failed sign-in with the username; the audit trail records them.
+        "axes": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

@@ -70,3 +70,24 @@ def grant_site_role(*, by: Any, user: Any, site: Site, role: str) -> SiteRole:
         ),
     )
     return grant
+
+
+def record_sign_in(*, user: Any) -> None:
+    """Audit a successful sign-in by ``user`` (the session it opens is the write)."""
+    audit.record(actor=user, entry=audit.Entry("sign-in", "written"))
+
+
+def record_failed_sign_in(*, by: Any, username: str, reason: str) -> None:
+    """Audit a refused sign-in: wrong credentials, the failure that starts a lockout, or an
+    attempt while locked out. The actor is whoever asked (anonymous); the username they typed
+    goes in the detail, printable characters only and cut to 150 (Django's username length).
+    """
+    typed = "".join(c if c.isprintable() else "?" for c in username)[:150]
+    audit.record(
+        actor=by, entry=audit.Entry("sign-in", "denied", detail=f"{reason}; username={typed}")
+    )
+
+
+def record_sign_out(*, user: Any) -> None:
+    """Audit ``user`` signing out."""
+    audit.record(actor=user, entry=audit.Entry("sign-out", "written"))

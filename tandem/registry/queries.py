@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from tandem.consent import gate
@@ -28,22 +28,30 @@ class Search:
     page: int = 1
 
 
-def search_patients(*, user: Any, criteria: Search, purpose: str) -> Page:
+def search_patients(
+    *,
+    user: Any,
+    criteria: Search,
+    purpose: str,
+    page_size: int = PAGE_SIZE,
+    detail: str = "patient search",
+) -> Page:
     """One page of the patients this user may see that match; the page is audited."""
     patients = gate.visible_patients(user=user, purpose=purpose)
     for token in criteria.name.split():
         patients = patients.filter(Q(given_name__icontains=token) | Q(family_name__icontains=token))
-    if criteria.mrn:
+    if criteria.mrn:  # only identifiers the reader may see: an MRN can name a Part 2 site
+        identifiers = gate.searchable_identifiers(user=user, purpose=purpose)
         patients = patients.filter(
-            Exists(PatientIdentifier.objects.filter(patient=OuterRef("pk"), value=criteria.mrn))
+            Exists(identifiers.filter(patient=OuterRef("pk"), value=criteria.mrn))
         )
     if criteria.birth_date:
         patients = patients.filter(birth_date=criteria.birth_date)
     patients = patients.select_related("home_site").order_by("family_name", "given_name", "pk")
-    page = Paginator(patients, PAGE_SIZE).get_page(criteria.page)
-    gate.record_listing(
-        user=user, patients=list(page.object_list), purpose=purpose, detail="patient search"
-    )
+    page = Paginator(patients, page_size).get_page(criteria.page)
+    page.object_list = list(page.object_list)
+    gate.withhold_home_sites(user=user, patients=page.object_list, purpose=purpose)
+    gate.record_listing(user=user, patients=page.object_list, purpose=purpose, detail=detail)
     return page
 
 
@@ -101,6 +109,17 @@ def patient_summary(*, user: Any, patient_id: int, purpose: str) -> gate.Disclos
     )
 
 
+def chart_section(
+    *, user: Any, patient_id: int, purpose: str, kinds: tuple[str, ...], detail: str
+) -> gate.Disclosure:
+    """Some kinds of the summary (same filters, order and limits), through the gate (raises
+    AccessDenied). No kinds: the patient alone (the banner). Used by the JSON API."""
+    requests = [r for r in summary_requests(timezone.localdate()) if r.kind in kinds]
+    return gate.read(
+        user=user, patient_id=patient_id, purpose=purpose, requests=requests, detail=detail
+    )
+
+
 def population_is_empty() -> bool:
     """True when no patient is stored yet (system check for the demo; reads no patient data)."""
     return not Patient.objects.exists()
@@ -152,6 +171,7 @@ def caseload(*, user: Any, page: int = 1) -> Page:
     )
     result = Paginator(patients, PAGE_SIZE).get_page(page)
     result.object_list = list(result.object_list)
+    gate.withhold_home_sites(user=user, patients=result.object_list, purpose=Purpose.TREATMENT)
     for patient in result.object_list:
         patient.caseload_role_label = CareTeamMember.Role(patient.caseload_role).label
     gate.record_listing(
@@ -186,34 +206,42 @@ class SiteCounts:
     with_care_team: int  # of those, patients with at least one active care-team member
 
 
-def site_overview(*, site_ids: list[int]) -> list[SiteCounts]:
-    """Counts per site for a leader's overview. Aggregate-only: returns numbers, never rows."""
+def site_overview(*, user: Any, site_ids: list[int]) -> list[SiteCounts]:
+    """Counts per site for a leader's overview. Aggregate-only: returns numbers, never rows.
+
+    Only patients the gate lets ``user`` see for operations are counted. The counting is done
+    by the database in two grouped queries, whatever the number of sites and patients: one
+    over home sites, one over MRNs at a site other than the patient's home site. A patient
+    registered at a site both ways, or with two MRNs there, is counted once; the two queries
+    count disjoint (patient, site) pairs, so their sums are the counts per site.
+    """
+    sites = list(Site.objects.filter(pk__in=site_ids).order_by("name"))
+    visible = gate.visible_patients(user=user, purpose=Purpose.OPERATIONS)
     today = timezone.localdate()
-    active_team = CareTeamMember.objects.filter(
-        Q(end__isnull=True) | Q(end__gte=today), patient=OuterRef("pk"), start__lte=today
+    with_team = CareTeamMember.objects.filter(
+        Q(end__isnull=True) | Q(end__gte=today), start__lte=today
+    ).values("patient_id")
+    by_home = (
+        visible.filter(home_site_id__in=site_ids)
+        .values_list("home_site_id")
+        .annotate(patients=Count("pk"), with_care_team=Count("pk", filter=Q(pk__in=with_team)))
+        .order_by()
     )
-    rows = []
-    for site in Site.objects.filter(pk__in=site_ids).order_by("name"):
-        registered = Patient.objects.filter(
-            Q(home_site_id=site.pk)
-            | Q(
-                Exists(
-                    PatientIdentifier.objects.filter(
-                        patient=OuterRef("pk"), kind="mrn", site_id=site.pk
-                    )
-                )
-            )
+    by_mrn_elsewhere = (
+        PatientIdentifier.objects.filter(kind="mrn", site_id__in=site_ids, patient__in=visible)
+        .exclude(site_id=F("patient__home_site_id"))
+        .values_list("site_id")
+        .annotate(
+            patients=Count("patient_id", distinct=True),
+            with_care_team=Count("patient_id", distinct=True, filter=Q(patient_id__in=with_team)),
         )
-        counts = registered.aggregate(
-            patients=Count("pk"), with_care_team=Count("pk", filter=Q(Exists(active_team)))
-        )
-        rows.append(
-            SiteCounts(
-                site.pk,
-                site.name,
-                site.get_kind_display(),
-                counts["patients"],
-                counts["with_care_team"],
-            )
-        )
-    return rows
+        .order_by()
+    )
+    counts = {s.pk: [0, 0] for s in sites}
+    for site_id, patients, with_care_team in [*by_home, *by_mrn_elsewhere]:
+        counts[site_id][0] += patients
+        counts[site_id][1] += with_care_team
+    return [
+        SiteCounts(s.pk, s.name, s.get_kind_display(), counts[s.pk][0], counts[s.pk][1])
+        for s in sites
+    ]

@@ -15,8 +15,10 @@ from tandem.measures import valuesets as vs_module
 from tandem.measures.evaluation import evaluate, evaluate_many
 from tandem.synth.generator import Generator, SynthConfig
 from tandem.synth.parquet import conformed
+from tests import shared
 
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+pytestmark = shared.needs(shared.VALUESETS)  # the CMS measures' value sets
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def population() -> dict[str, pa.Table]:
 
 @pytest.fixture(scope="module")
 def oracle(population: dict[str, pa.Table]) -> dict[str, Any]:
-    valuesets = vs_module.load()
+    valuesets = vs_module.load(shared.VALUESETS)
     return {
         key: evaluate(
             definitions.measure(key), population, valuesets, period=PERIOD, engine="memory"
@@ -56,7 +58,7 @@ def test_a_suite_in_one_run_matches_each_measure_alone(
     results = evaluate_many(
         [definitions.measure(k) for k in keys],
         population,
-        vs_module.load(),
+        vs_module.load(shared.VALUESETS),
         period=PERIOD,
         engine=engine,
     )
@@ -76,7 +78,7 @@ def test_a_suite_on_postgres_matches_the_oracle(
     results = evaluate_many(
         [definitions.measure(k) for k in keys],
         population,
-        vs_module.load(),
+        vs_module.load(shared.VALUESETS),
         period=PERIOD,
         engine="postgres",
         connection=postgres_connection,

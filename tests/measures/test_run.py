@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -12,12 +11,12 @@ from tandem.cli import main
 from tandem.measures import run
 from tandem.measures.models import MeasurePatientResult, MeasureRun
 from tests import builders as b
+from tests import shared
 
 pytestmark = pytest.mark.django_db
 
-DECK = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "ecqm-qicore-2024"
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-needs_deck = pytest.mark.skipif(not DECK.exists(), reason="shared eCQM value sets not present")
+needs_deck = shared.needs(shared.VALUESETS)
 
 
 def at(day: str) -> dt.datetime:
@@ -53,7 +52,7 @@ def hypertensive(team, *, systolic: float, diastolic: float):
 
 @pytest.fixture
 def loaded(team):
-    main(["valuesets", "load", str(DECK / "valuesets")])
+    main(["valuesets", "load", str(shared.VALUESETS)])
     controlled = hypertensive(team, systolic=128, diastolic=82)
     uncontrolled = hypertensive(team, systolic=150, diastolic=95)
     return controlled, uncontrolled
@@ -78,7 +77,9 @@ def test_results_are_stored_with_their_evidence(loaded):
     row = MeasurePatientResult.objects.get(run_id=outcome.run_id, patient=controlled)
     assert row.populations["denominator"] == 1
     assert row.evidence  # the reading that decided it
-    assert MeasureRun.objects.get(pk=outcome.run_id).patients >= 2
+    stored_run = MeasureRun.objects.get(pk=outcome.run_id)
+    assert stored_run.patients >= 2
+    assert stored_run.version == "CMS165v13"  # the 2025 version, chosen by the period
 
 
 @needs_deck
@@ -99,7 +100,7 @@ def test_the_command_runs_every_measure(loaded, capsys):
 
     out = capsys.readouterr().out
     assert code == 0
-    assert "CMS165" in out and "stored as run" in out
+    assert "CMS165v13" in out and "stored as run" in out
     assert MeasureRun.objects.count() >= 6
 
 

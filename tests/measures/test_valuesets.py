@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 
@@ -15,17 +13,10 @@ from tandem.terminology.expansions import (
     load_file,
     parse_expansion,
 )
+from tests import shared
 
-VALUESETS = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "conformance"
-    / "ecqm-qicore-2024"
-    / "valuesets"
-)
-needs_deck = pytest.mark.skipif(
-    not VALUESETS.is_dir(), reason=f"public eCQM value-set expansions not found at {VALUESETS}"
-)
+VALUESETS = shared.VALUESETS
+needs_deck = shared.needs(VALUESETS)
 
 MDD = "2.16.840.1.113883.3.67.1.101.3.2444"
 VSAC = "http://cts.nlm.nih.gov/fhir/ValueSet/"

@@ -9,10 +9,9 @@ import pytest
 
 from tandem.cli import main
 from tandem.terminology.models import ValueSet, ValueSetCode
+from tests import shared
 
 pytestmark = pytest.mark.django_db
-
-DECK = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "ecqm-qicore-2024"
 
 
 def write_valueset(path: Path, oid: str, codes: list[str]) -> Path:
@@ -60,9 +59,9 @@ def test_a_malformed_file_is_refused_with_one_line_naming_it(tmp_path, capsys):
     assert ValueSet.objects.count() == 0
 
 
-@pytest.mark.skipif(not DECK.exists(), reason="shared conformance deck not present")
+@shared.needs(shared.VALUESETS)
 def test_it_loads_the_official_vsac_expansions():
-    main(["valuesets", "load", str(DECK / "valuesets")])
+    main(["valuesets", "load", str(shared.VALUESETS)])
 
     assert ValueSet.objects.count() >= 90
     assert ValueSetCode.objects.filter(

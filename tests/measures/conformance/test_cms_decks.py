@@ -1,26 +1,22 @@
 """The six CMS eCQM test decks pass on the reference, DuckDB and SQLite engines.
 
-Reads the public decks from ``../shared/conformance/ecqm-qicore-2024/tests`` (never copied
-into the repository); skips with a message when that folder is absent.
+Reads the public decks and value sets from the project's shared folder (``tests/shared.py``;
+never copied into the repository); skips with a message when it is absent.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tandem.measures import conformance, definitions
+from tandem.measures import valuesets as vs_module
+from tests import shared
 
-DECKS = (
-    Path(__file__).resolve().parents[4] / "shared" / "conformance" / "ecqm-qicore-2024" / "tests"
-)
+DECKS = shared.DECKS
 MEASURES = ["CMS2", "CMS159", "CMS128", "CMS165", "CMS122", "CMS138"]
 ENGINES = ["memory", "duckdb", "sqlite"]
 
-pytestmark = pytest.mark.skipif(
-    not DECKS.is_dir(), reason=f"public CMS eCQM test decks not found at {DECKS}"
-)
+pytestmark = [shared.needs(DECKS), shared.needs(shared.VALUESETS)]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -28,7 +24,11 @@ pytestmark = pytest.mark.skipif(
 def test_deck_has_no_mismatches(key, engine):
     info = definitions.get(key)
     report = conformance.run(
-        key, DECKS / info.name, definitions.conformance_evaluator(key, engine=engine)
+        key,
+        DECKS / info.name,
+        definitions.conformance_evaluator(
+            key, engine=engine, valuesets=vs_module.load(shared.VALUESETS)
+        ),
     )
     assert report.errors == []
     assert [m.line() for m in report.mismatches] == []

@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 
 from tandem.core.lib.cli import UsageError
-from tandem.measures import cli, conformance, valuesets
+from tandem.measures import cli, conformance
+from tests import shared
 
-# Evaluating CMS2 needs the public eCQM expansions; a user's checkout may not have them.
-needs_expansions = pytest.mark.skipif(
-    not any(d.is_dir() for d in valuesets.DEFAULT_EXPANSION_DIRS),
-    reason="the shared eCQM value-set expansions (../shared/conformance) are not present",
-)
+# Evaluating CMS2 needs the public eCQM expansions; a clone alone does not have them.
+needs_expansions = shared.needs(shared.VALUESETS)
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-05-01"}
 
@@ -112,6 +110,8 @@ def test_cli_evaluates_fhir_files(tmp_path, capsys, fmt):
         "memory",
         "--format",
         fmt,
+        "--valuesets",
+        str(shared.VALUESETS),
     )
     assert args.func(args) == 0
     out = capsys.readouterr().out
@@ -159,7 +159,15 @@ def test_cli_reads_a_parquet_source(tmp_path, capsys):
     for name, table in load_fhir(tmp_path / "fhir").tables.items():
         pq.write_table(table, out / f"{name}.parquet")
     args = parse(
-        "measure", "evaluate", "CMS165", "--source", f"parquet:{out}", "--engine", "memory"
+        "measure",
+        "evaluate",
+        "CMS165",
+        "--source",
+        f"parquet:{out}",
+        "--engine",
+        "memory",
+        "--valuesets",
+        str(shared.VALUESETS),
     )
     assert args.func(args) == 0
     assert json.loads(capsys.readouterr().out)["patients"][0]["id"] == "p1"
