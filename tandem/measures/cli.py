@@ -339,6 +339,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("name measures to run, or --all")
     period = parse_period(args.period)
     names = _run_names(args, period)
+    run.choose_versions(names, period, skip_unversioned=args.all)  # before value sets are needed
     vs = _db_valuesets(args)
     with transaction.atomic(), Progress(transient=True) as bar:
         task = bar.add_task("measures", total=len(names))

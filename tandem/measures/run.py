@@ -68,6 +68,26 @@ def _native(vendor: str) -> str:
     return "postgres" if vendor == "postgresql" else "sqlite"
 
 
+def choose_versions(
+    keys: Sequence[str], period: tuple[dt.date, dt.date], *, skip_unversioned: bool = False
+) -> list[tuple[str, MeasureVersion | str]]:
+    """Each measure's version for ``period`` (or, with ``skip_unversioned``, why a measure key
+    has none), before anything is loaded or run: a :class:`definitions.VersionError` names the
+    first measure that cannot run."""
+    from tandem.measures import definitions
+
+    chosen: list[tuple[str, MeasureVersion | str]] = []  # a version, or why there is none
+    for name in keys:
+        key = definitions.get(name).key
+        try:
+            chosen.append((key, definitions.select(name, period)))
+        except definitions.NoVersionForPeriod as exc:
+            if not skip_unversioned or name.upper() != key:
+                raise
+            chosen.append((key, str(exc)))
+    return chosen
+
+
 def run_measures(
     *,
     by: Any,
@@ -87,18 +107,9 @@ def run_measures(
     with ``skip_unversioned`` (``--all``) a measure key with no version for the period is
     reported as skipped (a period spanning two performance years is still an error).
     """
-    from tandem.measures import definitions
     from tandem.terminology.queries import valuesets as stored_valuesets
 
-    chosen: list[tuple[str, MeasureVersion | str]] = []  # a version, or why there is none
-    for name in keys:
-        key = definitions.get(name).key
-        try:
-            chosen.append((key, definitions.select(name, period)))
-        except definitions.NoVersionForPeriod as exc:
-            if not skip_unversioned or name.upper() != key:
-                raise
-            chosen.append((key, str(exc)))
+    chosen = choose_versions(keys, period, skip_unversioned=skip_unversioned)
     source = engine_source(engine, user=by)
     vs = valuesets if valuesets is not None else stored_valuesets()
     outcomes = []
