@@ -176,6 +176,7 @@ def _write_database(common: dict[str, Any], *, append: bool) -> Any:
     setup_django()
     from django.db import DatabaseError
 
+    from tandem.core.lib.db import reason
     from tandem.synth.database import DatabaseNotEmpty, PopulationExists, write_population
 
     where = _database_ready()
@@ -189,9 +190,7 @@ def _write_database(common: dict[str, Any], *, append: bool) -> Any:
     except PopulationExists as exc:
         raise UsageError(str(exc)) from None
     except DatabaseError as exc:  # one transaction: rolled back
-        raise UsageError(
-            f"writing to {where} failed, nothing was written: {_reason(exc)}"
-        ) from None
+        raise UsageError(f"writing to {where} failed, nothing was written: {reason(exc)}") from None
 
 
 def _database_ready() -> str:
@@ -204,7 +203,7 @@ def _database_ready() -> str:
     from django.db import DatabaseError, connection
     from django.db.migrations.executor import MigrationExecutor
 
-    from tandem.core.lib.db import describe, require_tables
+    from tandem.core.lib.db import describe, reason, require_tables
     from tandem.core.models import Site
     from tandem.registry.models import Patient
 
@@ -220,25 +219,13 @@ def _database_ready() -> str:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as exc:
-        raise UsageError(f"cannot use {where}: {_reason(exc)}") from None
+        raise UsageError(f"cannot use {where}: {reason(exc)}") from None
     if pending:
         raise UsageError(
             f"{where} is not fully migrated ({len(pending)} migrations to apply); "
             "run `tandem migrate`"
         )
     return where
-
-
-def _reason(exc: Exception) -> str:
-    """The driver's reason on one line, without a password (as ``core.lib.db`` words it)."""
-    from django.db import connection
-
-    lines = str(exc).strip().splitlines() or [type(exc).__name__]
-    reason = lines[0]
-    password = connection.settings_dict.get("PASSWORD")
-    if password:
-        reason = reason.replace(str(password), "***")
-    return " ".join(reason.split())
 
 
 def _print_report(report: Any) -> None:

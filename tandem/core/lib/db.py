@@ -54,7 +54,7 @@ def require_tables(*tables: str, kind: str, using: str = DEFAULT_DB_ALIAS) -> No
         where = _server(using)
         if conn.vendor != "sqlite":
             where += f' (database "{name}")'
-        raise UsageError(f"cannot connect to {where}: {_reason(exc, using)}") from None
+        raise UsageError(f"cannot connect to {where}: {reason(exc, using)}") from None
     if any(table not in present for table in tables):
         raise UsageError(f"{describe(using)} has no {kind} tables; run `tandem migrate`")
 
@@ -63,7 +63,7 @@ def _in_memory(name: str) -> bool:
     return name == ":memory:" or "mode=memory" in name
 
 
-def _reason(exc: Exception, using: str) -> str:
+def reason(exc: Exception, using: str = DEFAULT_DB_ALIAS) -> str:
     """The driver's first line, without the password should a driver ever echo it."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reason = lines[0] if lines else type(exc).__name__
