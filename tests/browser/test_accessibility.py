@@ -39,7 +39,8 @@ def test_the_pages_a_care_manager_and_a_leader_see_pass_axe(page: Page) -> None:
     chart(team)
     sign_in(page, "bob")
     found = {}
-    for url in ["/", "/patients/?name=jon", f"/patients/{team.pat.pk}/", "/no-such-page/"]:
+    pages = ["/", "/patients/?name=jon", f"/patients/{team.pat.pk}/", "/tokens/", "/no-such-page/"]
+    for url in pages:
         page.goto(url)
         found[url] = serious_violations(page)
     page.get_by_role("button", name="Log out").click()
