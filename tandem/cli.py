@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "tandem.synth.cli",
     "tandem.measures.cli",
     "tandem.tokens.cli",
+    "tandem.workspace.cli",
+    "tandem.jobs.cli",
 )
 
 

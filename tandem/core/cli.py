@@ -1,4 +1,8 @@
-"""Platform commands: demo, serve, migrate, makemigrations, createuser, audit verify/anchor."""
+"""Platform commands: serve, migrate, makemigrations, createuser, audit verify/anchor.
+
+(``tandem demo`` is in ``tandem.workspace.cli``: it composes every app, and ``core`` imports
+none.)
+"""
 
 from __future__ import annotations
 
@@ -9,50 +13,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tandem.core.lib.cli import UsageError
+from tandem.core.lib import companions
+from tandem.core.lib.cli import UsageError, port_number, positive_number
 
 if TYPE_CHECKING:
     from tandem.audit.anchors import Anchor
     from tandem.audit.services import Verification
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a number, got {value!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1–65535, got {port}")
-    return port
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {number}")
-    return number
-
-
 def register(sub: Any) -> None:
-    demo = sub.add_parser(
-        "demo",
-        help="migrate, create demo logins, generate a synthetic population if empty, serve",
-        description="Set up and serve the demo on the embedded SQLite database.",
-    )
-    demo.add_argument("--patients", type=_positive, default=5000, help="population size")
-    demo.add_argument("--seed", type=int, default=20261122, help="generator seed")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=_port, default=8000)
-    demo.add_argument("--no-serve", action="store_true", help="set up, print logins, exit")
-    demo.set_defaults(func=cmd_demo)
-
     serve = sub.add_parser("serve", help="serve the web application (waitress)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8000)
-    serve.add_argument("--threads", type=_positive, default=8)
+    serve.add_argument("--port", type=port_number, default=8000)
+    serve.add_argument("--threads", type=positive_number, default=8)
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="create or update the database tables")
@@ -225,6 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     waitress drops X-Forwarded-* headers unless told to trust the peer. Behind a TLS proxy
     (TANDEM_BEHIND_TLS_PROXY) it trusts X-Forwarded-Proto (so Django sees HTTPS) and the last
     X-Forwarded-For hop (so sign-in throttling counts the client's address, not the proxy's).
+    Apps' companions (``core.lib.companions``: the background-jobs worker) run beside it.
     """
     import errno
 
@@ -256,35 +230,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # waitress: a host it cannot resolve
         raise UsageError(f"cannot listen on {host}:{args.port}: {exc}") from None
     print(f"Tandem is serving at http://{host}:{args.port}/  (Ctrl-C to stop)", flush=True)
-    try:
-        server.run()
-    finally:
-        server.close()
+    # Companions (the background-jobs worker) start once the port is ours and stop with us.
+    with companions.running():
+        try:
+            server.run()
+        finally:
+            server.close()
     return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from django.core.management import call_command
-    from django.db import transaction
-
-    from tandem.core import demo
-    from tandem.registry import queries as registry_queries
-
-    print("Preparing the database…", flush=True)
-    call_command("migrate", interactive=False, verbosity=0)
-    if registry_queries.population_is_empty():
-        from tandem.synth import database
-
-        print(f"Generating a synthetic population of {args.patients} patients…", flush=True)
-        database.write_population(patients=args.patients, seed=args.seed, progress=True)
-    with transaction.atomic():
-        logins = demo.ensure_personas()
-    url = f"http://{args.host}:{args.port}/"
-    print("\nDemo logins (synthetic data only):")
-    width = max(len(p.username) for p, _ in logins)
-    for persona, password in logins:
-        print(f"  {persona.username:<{width}}  {password:<14}  {persona.title}")
-    print(f"\nOpen {url} and sign in with one of them.\n", flush=True)
-    if args.no_serve:
-        return 0
-    return cmd_serve(argparse.Namespace(host=args.host, port=args.port, threads=8))

@@ -11,9 +11,11 @@ row belongs to one patient and carries the program that recorded it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 
 from tandem.core.lib.npi import validate_npi
@@ -41,21 +43,33 @@ def sensitivity_check(model_name: str) -> models.CheckConstraint:
 class Labelled(models.Model):
     """Abstract base of every row the gate filters by label (see ``tandem.consent.rules``).
 
-    The label is assigned when the row is first saved; paths that skip ``save`` (bulk
+    The label is assigned when the row is first saved, by the labeller ``tandem.consent``
+    registers at start-up (:meth:`label_with`, from its ``AppConfig.ready``): the rules live
+    above ``core``, which imports no domain app. Saving a row with no label and no labeller
+    registered is refused, never written as ``normal``. Paths that skip ``save`` (bulk
     inserts) label their rows through the same rules first. The column has no default, so a
     bulk path that forgets fails on the database's NOT NULL instead of writing ``normal``.
     """
 
     sensitivity = models.CharField(max_length=20, choices=Sensitivity.choices)
 
+    _labeller: ClassVar[Callable[[Labelled], str] | None] = None
+
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        from tandem.consent import rules
+    @classmethod
+    def label_with(cls, labeller: Callable[[Labelled], str]) -> None:
+        """Register the function that gives a row its label (``tandem.consent.rules``)."""
+        Labelled._labeller = labeller
 
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         if not self.sensitivity:
-            self.sensitivity = rules.label_for(self)
+            if Labelled._labeller is None:
+                raise ImproperlyConfigured(
+                    "no sensitivity labeller registered: is tandem.consent in INSTALLED_APPS?"
+                )
+            self.sensitivity = Labelled._labeller(self)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:

@@ -1,4 +1,5 @@
-"""Sign-in and the home page, which differs by the role the user works in."""
+"""Sign-in and sign-out, and the 400 answer every view shares. (The home pages are in
+``tandem.workspace``: ``core`` imports no domain app.)"""
 
 from __future__ import annotations
 
@@ -6,18 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
 from tandem.core import services
-from tandem.core.forms import PageForm
 from tandem.core.lib import signin
-from tandem.core.queries import leader_site_ids, role_of
-from tandem.registry import queries as registry
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -87,26 +83,3 @@ def bad_request(request: HtmxHttpRequest, problems: list[tuple[str, str]]) -> Ht
     """The 400 page (or, for htmx, its message alone) naming each field and what is wrong."""
     template = "core/_problems.html" if request.htmx else "400.html"
     return render(request, template, {"problems": problems}, status=400)
-
-
-@require_GET
-@login_required
-def home(request: HtmxHttpRequest) -> HttpResponse:
-    """Caseload for clinicians and staff, sites overview for leaders, own record for patients."""
-    role = role_of(request.user)
-    form = PageForm(request.GET)
-    if not form.is_valid():
-        return bad_request(request, form.problems())
-    context: dict[str, Any] = {"role": role}
-    if role.key == "leader":
-        context["sites"] = registry.site_overview(
-            user=request.user, site_ids=leader_site_ids(request.user)
-        )
-    elif role.key == "patient":
-        context["own"] = registry.own_record(user=request.user)
-    else:
-        page = form.cleaned_data["page"] or 1
-        context["caseload"] = registry.caseload(user=request.user, page=page)
-        if request.htmx:
-            return render(request, "core/_caseload.html", context)
-    return render(request, "core/home.html", context)

@@ -11,7 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
-from tandem.consent.gate import AccessDenied
+from tandem.core.lib.access import AccessDenied
 
 
 def refusals_as_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -76,7 +76,7 @@ def test_the_overview_counts_no_patient_the_gate_would_not_show(client, team, mo
     client.force_login(team.leo)
 
     assert overview(client) == {"Riverside Family Medicine": (0, 0), "Northside CMHC": (0, 0)}
-    assert seen == [{"user": team.leo, "purpose": "operations"}]
+    assert {"user": team.leo, "purpose": "operations"} in seen  # the site counts asked the gate
 
 
 def test_the_number_of_queries_does_not_grow_with_patients_or_sites(client, team):
@@ -126,3 +126,35 @@ def test_no_query_of_the_overview_runs_a_subquery_once_per_patient(team):
             plans += [row[-1] for row in cursor.fetchall()]
     assert any("registry_patient" in step for step in plans)
     assert not [step for step in plans if "CORRELATED" in step]
+
+
+def listed(client, query: str) -> set[int]:
+    response = client.get(reverse("patient-search") + query)
+    assert response.status_code == 200
+    return {p.pk for p in response.context["page"].object_list}
+
+
+def test_each_count_links_to_the_patients_it_counts(client, team):
+    both = b.patient(home_site=team.pc_site, mrn_site=team.cmhc)
+    by_mrn = b.patient(mrn_site=team.cmhc)
+    b.patient(home_site=team.sud_site)
+    client.force_login(team.leo)
+    home = client.get(reverse("home")).text
+    cmhc = team.cmhc.pk
+
+    assert f'href="/patients/?site={cmhc}"' in home
+    assert f'href="/patients/?site={cmhc}&amp;care_team=on"' in home
+    assert listed(client, f"?site={cmhc}") == {both.pk, by_mrn.pk}
+    riverside = listed(client, f"?site={team.pc_site.pk}")
+    assert len(riverside) == overview(client)["Riverside Family Medicine"][0]
+    with_team = listed(client, f"?site={team.pc_site.pk}&care_team=on")
+    assert len(with_team) == overview(client)["Riverside Family Medicine"][1]
+
+
+def test_a_site_the_reader_does_not_lead_is_refused(client, team):
+    client.force_login(team.alice)
+
+    response = client.get(reverse("patient-search") + f"?site={team.sud_site.pk}")
+
+    assert response.status_code == 400
+    assert "Choose a site you lead." in response.text
