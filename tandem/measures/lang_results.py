@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,17 @@ class MeasureResult:
         if self._patients is None:
             self._patients = self._build(range(self.table.num_rows))
         return self._patients
+
+    def in_some_population(self) -> np.ndarray:
+        """Per row of ``table``: in the initial population of some group. Evidence, reasons
+        and strata are reported for these patients only, so every other patient's result is
+        the same but for the id."""
+        return _in_any_population(self.scores, self.table.num_rows)
+
+    def patients_at(self, indices: Iterable[int]) -> list[PatientResult]:
+        """The results of the patients at these rows of ``table``, built now and not kept
+        (bounded memory, unlike :attr:`patients`)."""
+        return self._build(indices)
 
     def patient(self, patient_id: str) -> PatientResult:
         if self._index is None:

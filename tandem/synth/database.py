@@ -1,15 +1,16 @@
 """Write a synthetic population straight into the operational database.
 
-One transaction. Organization, sites, programs, practitioners and patients go through
-``bulk_create``; the bulk of the clinical rows through :mod:`tandem.synth.dbinsert` (batched
-``executemany`` driven by the models' metadata, ~6x faster than ``bulk_create``). Every
-clinical row is labelled through ``tandem.consent.rules.label_code`` before it is written
-(Part 2 program rows come out ``substance-use``, psychotherapy notes ``psychotherapy-note``,
-BH program rows ``mental-health``); so are the identifiers, care-team memberships, coverage
-and consent directives (by the site, program, payer or category they name, through
-``rules.Units``). The database's check constraints still apply. Rows keep
-``source="synth"`` and ``source_id`` = the analytic id, so the Parquet/FHIR outputs of the
-same seed describe the same people.
+One transaction: a failure anywhere leaves nothing behind. Organization, sites, programs and
+practitioners go through the ORM; the patients and everything about them are written one
+generator chunk at a time (memory bounded by a chunk), as Arrow tables shaped like the
+database tables (:mod:`tandem.synth.dbcopy`: ``COPY`` on PostgreSQL, ``executemany`` on
+SQLite). Every row is labelled before it is written: clinical rows through
+``tandem.consent.rules.label_code`` (Part 2 program rows come out ``substance-use``,
+psychotherapy notes ``psychotherapy-note``, BH program rows ``mental-health``); identifiers,
+care-team memberships, coverage, home sites and consent directives by the site, program,
+payer or category they name (``rules.Units``). Check constraints and foreign keys still apply.
+Rows keep ``source="synth"`` and ``source_id`` = the analytic id, so the Parquet/FHIR outputs
+of the same seed (and chunk size) describe the same people.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import datetime as dt
 import time
 from typing import Any
 
+import pyarrow as pa
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 
 from tandem.audit import services as audit
 from tandem.consent import rules
@@ -27,13 +29,13 @@ from tandem.consent.models import ConsentDirective
 from tandem.core.models import CareTeamMember, Organization, Practitioner, Program, Site
 from tandem.registry.models import Coverage, Patient, PatientContact, PatientIdentifier
 from tandem.synth import database_clinical, queries
-from tandem.synth.database_clinical import SOURCE, rows_of
-from tandem.synth.dbinsert import insert
-from tandem.synth.generator import Chunk, Generator, SynthConfig, default_period
+from tandem.synth.database_clinical import SOURCE, Keys
+from tandem.synth.dbcolumns import Keyed, by_index, per_unique
+from tandem.synth.dbcopy import Sink, frame, sink
+from tandem.synth.generator import CHUNK_SIZE, Chunk, Generator, SynthConfig, default_period
 from tandem.synth.parquet import SynthReport
 from tandem.synth.progress import bar
 
-BATCH = 2000
 PAYER_NAMES = {
     "medicaid": "State Medicaid (synthetic)",
     "dual": "State Medicaid (synthetic)",
@@ -63,11 +65,14 @@ def write_population(
     sites: int = 4,
     progress: bool = False,
     append: bool = False,
+    chunk_size: int = CHUNK_SIZE,
 ) -> SynthReport:
     """Generate ``patients`` people and store them; returns counts and realised rates.
 
     Refuses a seed already stored, and (unless ``append``) a database that holds any patient:
     a second population brings its own sites and would silently double the demo's caseloads.
+    Memory is bounded by one generator chunk of ``chunk_size`` patients (the default is the
+    Parquet writer's, so the same seed gives the same people in both).
     """
     began = time.perf_counter()
     if start is None or end is None:
@@ -79,22 +84,28 @@ def write_population(
         start=start,
         end=end,
         sites=sites,
+        chunk_size=chunk_size,
         time_zone=settings.TIME_ZONE,
     )
     gen = Generator(config, operational=True)
     report = SynthReport(patients, seed, start, end, sites, output="database")
     with transaction.atomic():
-        stored = 0 if append else queries.patient_count()
+        held = queries.patient_count()
+        stored = 0 if append else held
         if stored and not Site.objects.filter(code=gen.world.sites[0].code).exists():
             raise DatabaseNotEmpty(stored)  # (this seed again: PopulationExists, below)
         world = _write_world(gen)
+        out = sink(defer_indexes=patients >= held)  # rebuilding beats updating
+        out.prepare(MODELS)
         with bar(max(patients, 1), "Writing patients", progress) as advance:
             for chunk in gen.chunks():
-                counts = _write_chunk(chunk, world)
+                counts = _write_chunk(chunk, world, out)
+                chunk.tables.clear()  # before the next chunk is generated
                 report.stats.add(chunk.stats)
                 for k, n in counts.items():
                     report.rows[k] = report.rows.get(k, 0) + n
                 advance(chunk.patients)
+        out.finish()
         # One event for the whole bulk write (counts only: the rows are synthetic, and one
         # event per row would dwarf the population itself).
         audit.record(
@@ -164,124 +175,161 @@ def _write_world(gen: Generator) -> dict[str, Any]:
         for kind, name in PAYER_NAMES.items()
     }
     world = {"sites": site_objs, "programs": programs, "pracs": pracs, "payers": payers}
-    return world | {"units": rules.Units.load()}  # labels of the units rows name (bulk inserts)
+    return world | {"units": rules.Units.load()}  # labels of the units rows name
 
 
-def _write_chunk(chunk: Chunk, world: dict[str, Any]) -> dict[str, int]:
+def _write_chunk(chunk: Chunk, world: dict[str, Any], sink: Sink) -> dict[str, int]:
+    """Write one chunk, table by table; each table is dropped once written (bounded memory)."""
     t = chunk.tables
-    sites, programs, units = world["sites"], world["programs"], world["units"]
-    objs = []
-    for row, d in zip(rows_of(t["patients"]), rows_of(t["details"]), strict=True):
-        objs.append(
-            Patient(
-                given_name=d["given_name"],
-                middle_name=d["middle_name"],
-                family_name=d["family_name"],
-                birth_date=row["birth_date"],
-                sex=row["sex"],
-                race=row["race"],
-                ethnicity=row["ethnicity"],
-                language=d["language"],
-                address_line=d["address_line"],
-                city=d["city"],
-                state=d["state"],
-                postal_code=d["postal_code"],
-                phone=d["phone"],
-                deceased_date=row["death_date"],
-                home_site=sites[row["home_site"]],
-                home_site_sensitivity=units.of("site", sites[row["home_site"]].pk),
-                source=SOURCE,
-                source_id=row["patient_id"],
-            )
-        )
-    Patient.objects.bulk_create(objs, batch_size=BATCH)
-    ppk = {p.source_id: p.pk for p in objs}
-    prac_pk = {f"prac-{i + 1}": p.pk for i, p in enumerate(world["pracs"])}
-    counts = {"patients": len(objs)}
-    identifiers = [
-        {
-            "patient_id": ppk[r["patient_id"]],
-            "kind": r["kind"],
-            "system": r["system"],
-            "value": r["value"],
-            "site_id": sites[r["site"]].pk if r["site"] is not None and r["site"] >= 0 else None,
-        }
-        for r in rows_of(t["identifiers"])
-    ]
-    for row in identifiers:  # an MRN carries the label of the site that issued it
-        row["sensitivity"] = units.of_row(site=row["site_id"])
-    counts["identifiers"] = insert(PatientIdentifier, identifiers)
-    counts["contacts"] = insert(
-        PatientContact,
-        [
-            {
-                "patient_id": ppk[r["patient_id"]],
-                "kind": r["kind"],
-                "name": r["name"],
-                "relationship": r["relationship"],
-                "phone": r["phone"],
-                "address": "",
-            }
-            for r in rows_of(t["contacts"])
-        ],
+    sites, programs, pracs = world["sites"], world["programs"], world["pracs"]
+    patients = t.pop("patients")
+    ids = patients.column("patient_id").combine_chunks()
+    keys = database_clinical.Keys(
+        patients=Keyed(ids, sink.ids(Patient, patients.num_rows)),
+        pracs=Keyed(pa.array([f"prac-{i + 1}" for i in range(len(pracs))]), _pks(pracs)),
+        sites=Keyed(pa.array([f"site-{i + 1}" for i in range(len(sites))]), _pks(sites)),
+        prac_pk=[p.pk for p in pracs],
+        site_pk=[s.pk for s in sites],
+        prog_pk=[p.pk for p in programs],
+        label=database_clinical.labeller(programs),
     )
-    payers = {k: org.pk for k, org in world["payers"].items()}
-    counts["coverage"] = insert(
-        Coverage,
-        [
-            {
-                "patient_id": ppk[r["patient_id"]],
-                "payer_id": payers[r["payer"]],
-                "kind": r["payer"],
-                "plan": r["plan"],
-                "member_id": r["member_id"],
-                "start": r["start_date"],
-                "end": r["end_date"],
-                "source": SOURCE,
-                "source_id": r["coverage_id"],
-                "sensitivity": units.of("organization", payers[r["payer"]]),
-            }
-            for r in rows_of(t["coverage"])
-        ],
-    )
-    counts["care_team"] = insert(
-        CareTeamMember,
-        [
-            {
-                "patient_id": ppk[r["patient_id"]],
-                "practitioner_id": prac_pk[r["practitioner_id"]],
-                "role": r["role"],
-                "program_id": programs[r["program"]].pk,
-                "start": r["start_date"],
-                "end": r["end_date"],
-                "sensitivity": units.of_row(program=programs[r["program"]].pk),
-            }
-            for r in rows_of(t["care_team"])
-        ],
-    )
-    counts.update(database_clinical.write(t, ppk, world))
-    counts["consents"] = insert(
-        ConsentDirective,
-        [
-            {
-                "patient_id": ppk[r["patient_id"]],
-                "category": r["category"],
-                "recipient_kind": r["recipient_kind"],
-                "recipient_practitioner_id": _prac_pk(world, r["recipient_practitioner"]),
-                "recipient_organization_id": None,
-                "recipient_role": r["recipient_role"],
-                "purpose": r["purpose"],
-                "start": r["start_date"],
-                "end": None,
-                "status": r["status"],
-                "recorded_by_id": None,
-                "sensitivity": rules.label_consent(r["category"]),
-            }
-            for r in rows_of(t["consents"])
-        ],
-    )
+    counts = {"patients": sink.write(Patient, _patients(patients, t.pop("details"), keys, world))}
+    for name, model, build in PEOPLE:
+        counts[name] = sink.write(model, build(t.pop(name), keys, world))
+    counts.update(database_clinical.write(t, keys, sink))
+    counts["consents"] = sink.write(ConsentDirective, _consents(t.pop("consents"), keys))
     return counts
 
 
-def _prac_pk(world: dict[str, Any], idx: int | None) -> int | None:
-    return None if idx is None or idx < 0 else world["pracs"][idx].pk
+def _pks(objs: list[Any]) -> pa.Array:
+    return pa.array([o.pk for o in objs], pa.int64())
+
+
+def _patients(p: pa.Table, d: pa.Table, keys: Keys, world: dict[str, Any]) -> pa.Table:
+    if not p.column("patient_id").equals(d.column("patient_id")):
+        raise ValueError("the generator's patients and details are not aligned")
+    home = by_index(p.column("home_site"), keys.site_pk)
+    units = world["units"]
+    cols = {
+        "id": keys.patients.pks,
+        "birth_date": p.column("birth_date"),
+        "sex": p.column("sex"),
+        "race": p.column("race"),
+        "ethnicity": p.column("ethnicity"),
+        "deceased_date": p.column("death_date"),
+        "home_site_id": home,
+        "home_site_sensitivity": per_unique(lambda pk: units.of("site", pk), home),
+        "source": SOURCE,
+        "source_id": p.column("patient_id"),
+    }
+    for name in DETAILS:
+        cols[name] = d.column(name)
+    return frame(Patient, cols, p.num_rows)
+
+
+DETAILS = [
+    "given_name",
+    "middle_name",
+    "family_name",
+    "language",
+    "address_line",
+    "city",
+    "state",
+    "postal_code",
+    "phone",
+]
+
+
+def _identifiers(t: pa.Table, keys: Keys, world: dict[str, Any]) -> pa.Table:
+    site = by_index(t.column("site"), keys.site_pk)  # an MRN: the label of its site
+    return frame(
+        PatientIdentifier,
+        {
+            "patient_id": keys.patients.of(t.column("patient_id")),
+            "kind": t.column("kind"),
+            "system": t.column("system"),
+            "value": t.column("value"),
+            "site_id": site,
+            "sensitivity": per_unique(lambda pk: world["units"].of_row(site=pk), site),
+        },
+        t.num_rows,
+    )
+
+
+def _contacts(t: pa.Table, keys: Keys, world: dict[str, Any]) -> pa.Table:
+    cols = {c: t.column(c) for c in ("kind", "name", "relationship", "phone")}
+    cols |= {"patient_id": keys.patients.of(t.column("patient_id")), "address": ""}
+    return frame(PatientContact, cols, t.num_rows)
+
+
+def _coverage(t: pa.Table, keys: Keys, world: dict[str, Any]) -> pa.Table:
+    payers = {k: org.pk for k, org in world["payers"].items()}
+    payer = per_unique(lambda kind: payers[kind], t.column("payer")).cast(pa.int64())
+    return frame(
+        Coverage,
+        {
+            "patient_id": keys.patients.of(t.column("patient_id")),
+            "payer_id": payer,
+            "kind": t.column("payer"),
+            "plan": t.column("plan"),
+            "member_id": t.column("member_id"),
+            "start": t.column("start_date"),
+            "end": t.column("end_date"),
+            "source": SOURCE,
+            "source_id": t.column("coverage_id"),
+            "sensitivity": per_unique(lambda pk: world["units"].of("organization", pk), payer),
+        },
+        t.num_rows,
+    )
+
+
+def _care_team(t: pa.Table, keys: Keys, world: dict[str, Any]) -> pa.Table:
+    program = by_index(t.column("program"), keys.prog_pk)
+    return frame(
+        CareTeamMember,
+        {
+            "patient_id": keys.patients.of(t.column("patient_id")),
+            "practitioner_id": keys.pracs.of(t.column("practitioner_id")),
+            "role": t.column("role"),
+            "program_id": program,
+            "start": t.column("start_date"),
+            "end": t.column("end_date"),
+            "sensitivity": per_unique(lambda pk: world["units"].of_row(program=pk), program),
+        },
+        t.num_rows,
+    )
+
+
+def _consents(t: pa.Table, keys: Keys) -> pa.Table:
+    return frame(
+        ConsentDirective,
+        {
+            "patient_id": keys.patients.of(t.column("patient_id")),
+            "category": t.column("category"),
+            "recipient_kind": t.column("recipient_kind"),
+            "recipient_practitioner_id": by_index(t.column("recipient_practitioner"), keys.prac_pk),
+            "recipient_organization_id": None,
+            "recipient_role": t.column("recipient_role"),
+            "purpose": t.column("purpose"),
+            "start": t.column("start_date"),
+            "end": None,
+            "status": t.column("status"),
+            "recorded_by_id": None,
+            "sensitivity": per_unique(rules.label_consent, t.column("category")),
+        },
+        t.num_rows,
+    )
+
+
+PEOPLE = [
+    ("identifiers", PatientIdentifier, _identifiers),
+    ("contacts", PatientContact, _contacts),
+    ("coverage", Coverage, _coverage),
+    ("care_team", CareTeamMember, _care_team),
+]
+MODELS: list[type[models.Model]] = [
+    Patient,
+    *(m for _, m, _ in PEOPLE),
+    *database_clinical.MODELS,
+    ConsentDirective,
+]
