@@ -1,0 +1,14 @@
+"""The outreach step of the daily refresh (``tandem.jobs`` runs it after cohorts and risk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from tandem.outreach import services
+
+
+def rebuild_worklists(*, as_of: dt.date, progress: Callable[[str], None]) -> dict[str, int]:
+    """Rebuild every worklist as of ``as_of``: open, keep, auto-resolve; stamp risk."""
+    progress("Rebuilding worklists")
+    return services.rebuild_worklists(as_of=as_of, progress=progress)
