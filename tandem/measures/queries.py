@@ -14,13 +14,15 @@ one audit event. Psychotherapy notes are never extracted (no table carries notes
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from django.db import connection as default_connection
 
 from tandem.consent import gate
-from tandem.measures import schema
+from tandem.measures import extract, schema
 
 # Assessment instrument -> LOINC of its total score (so instrument totals are observations too).
 INSTRUMENT_TOTALS = {
@@ -88,6 +90,11 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
     (plus, when the writer kept it, the panel's own row); the analytic table always gets exactly
     one panel row (code 85354-9) per panel, as the FHIR loader makes.
     Assessment totals become observations with the instrument's total-score LOINC.
+
+    The panel-row test reads stored panel rows only (``h.panel_id <> ''``, implied by the
+    join): without it PostgreSQL hashed every observation for the anti-join, and as nearly all
+    share the empty ``panel_id`` they fall in one hash bucket that cannot be split into
+    batches, so a backend grew to 6.4 GB at 100,000 patients (issue 10).
     """
     ts = lambda c: _ts(vendor, c)  # noqa: E731
     totals = _case("a.instrument", INSTRUMENT_TOTALS)
@@ -146,8 +153,8 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
               FROM clinical_observation o
              WHERE o.patient_id {scoped} AND o.panel_id <> '' AND o.panel_code <> ''
                AND NOT EXISTS (SELECT 1 FROM clinical_observation h
-                                WHERE h.panel_id = o.panel_id AND h.panel_code = ''
-                                  AND h.code = o.panel_code)
+                                WHERE h.panel_id = o.panel_id AND h.panel_id <> ''
+                                  AND h.panel_code = '' AND h.code = o.panel_code)
              GROUP BY o.panel_id, o.patient_id, o.panel_code
             UNION ALL
             SELECT 'assessment-' || {_id("a.id")}, {_id("a.patient_id")}, 'final', 'survey',
@@ -268,41 +275,139 @@ def create_views(*, user: Any, connection: Any = None, prefix: str = "") -> list
 
 
 def analytic_tables(*, user: Any, connection: Any = None) -> dict[str, pa.Table]:
-    """Read the analytic tables out of the operational database into Arrow."""
+    """Read the analytic tables out of the operational database into Arrow (streamed in
+    batches of ``extract.BATCH_ROWS`` rows: no list of Python rows per table)."""
     conn = connection or default_connection
     scope = gate.population_scope(user=user, purpose="operations", detail="measure extract")
-    tables: dict[str, pa.Table] = {}
-    with conn.cursor() as cursor:
-        for table, select in _all_selects(conn.vendor, scope).items():
-            cursor.execute(select)
-            rows = cursor.fetchall()
-            tables[table] = _to_arrow(table, rows)
-    return tables
+    return {
+        table: extract.to_table(table, extract.batches(conn, table, select))
+        for table, select in _all_selects(conn.vendor, scope).items()
+    }
 
 
-def _to_arrow(table: str, rows: list[tuple]) -> pa.Table:
-    fields = schema.TABLES[table]
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
-    arrays = [
-        pa.array([_convert(v, typ) for v in values], type=typ)
-        for (_, typ), values in zip(fields, columns, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema(table))
+def extract_batches(*, user: Any, table: str, connection: Any = None) -> Iterator[pa.RecordBatch]:
+    """One analytic table as a stream of Arrow batches (``extract.batches``), gate checked."""
+    conn = connection or default_connection
+    scope = gate.population_scope(user=user, purpose="operations", detail=f"measure {table}")
+    yield from extract.batches(conn, table, _all_selects(conn.vendor, scope)[table])
 
 
-def _convert(value: Any, typ: pa.DataType) -> Any:
-    if value is None:
-        return None
-    if pa.types.is_timestamp(typ):
-        if isinstance(value, str):
-            return dt.datetime.fromisoformat(value)
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            return value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
-    if pa.types.is_date(typ) and isinstance(value, str):
-        return dt.date.fromisoformat(value[:10])
-    if pa.types.is_boolean(typ):
-        return bool(value)
-    if pa.types.is_string(typ) and not isinstance(value, str):
-        return str(value)
-    return value
+def analytic_database(*, user: Any, duckdb: Any, connection: Any = None) -> dict[str, int]:
+    """Stream every analytic table into the DuckDB connection ``duckdb`` (tables named as in
+    the contract); returns the rows per table. One gate check and audit event for the lot."""
+    conn = connection or default_connection
+    scope = gate.population_scope(user=user, purpose="operations", detail="measure extract")
+    return {
+        table: extract.write_duckdb(duckdb, table, extract.batches(conn, table, select))
+        for table, select in _all_selects(conn.vendor, scope).items()
+    }
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One open care gap: the measure and group, the run that found it, and why."""
+
+    measure: str
+    title: str
+    group: str
+    version: str
+    period_end: dt.date
+    evidence: dict[str, Any]
+    reasons: dict[str, Any]
+    sensitivity: str
+
+
+@dataclass
+class Gaps:
+    items: list[Gap]
+    withheld: list[gate.Redaction]
+
+
+def latest_run_ids() -> dict[str, int]:
+    """The latest stored run of each measure (by when it finished): measure -> run id."""
+    from django.db.models import OuterRef, Subquery
+
+    from tandem.measures.models import MeasureRun
+
+    newest = MeasureRun.objects.filter(measure=OuterRef("measure")).order_by("-finished_at", "-pk")
+    runs = MeasureRun.objects.filter(pk=Subquery(newest.values("pk")[:1]))
+    return dict(runs.values_list("measure", "pk"))
+
+
+def open_gaps(*, user: Any, patient_id: int, purpose: str = "treatment") -> Gaps:
+    """The patient's open care gaps in the latest stored run of each measure, with the
+    evidence and reasons the engine stored, through the gate (raises AccessDenied; audited).
+    Results the reader may not see (a behavioral-health measure's label) come back as
+    withheld counts."""
+    from django.db.models import Q
+
+    from tandem.measures import rules
+    from tandem.measures.definitions import REGISTRY
+
+    runs = {pk: m for m, pk in latest_run_ids().items() if m not in rules.NOT_GAPS}
+    disclosure = gate.read(
+        user=user,
+        patient_id=patient_id,
+        purpose=purpose,
+        requests=[
+            gate.Request(
+                "measure_results",
+                where=Q(run_id__in=sorted(runs), in_initial_population=True),
+                order_by=("run__measure", "group"),
+                select_related=("run",),
+            )
+        ],
+        detail="open care gaps",
+    )
+    items = []
+    for row in disclosure.data["measure_results"]:
+        measure = row.run.measure
+        if not rules.is_gap(row.populations, inverse=measure in rules.INVERSE_MEASURES):
+            continue
+        info = REGISTRY.get(measure)
+        items.append(
+            Gap(
+                measure=measure,
+                title=info.title if info else measure,
+                group=row.group,
+                version=row.run.version,
+                period_end=row.run.period_end,
+                evidence=row.evidence,
+                reasons=row.reasons,
+                sensitivity=row.sensitivity,
+            )
+        )
+    return Gaps(items, disclosure.withheld("measure_results"))
+
+
+def open_gap_results(*, user: Any, purpose: str, measure: str | None = None) -> Any:
+    """Population-level: the stored results that are open care gaps (``rules.is_gap``) in the
+    latest run of each measure (or of ``measure``), among those whose label ``user`` may see
+    on a list (``gate.listable``). A queryset for a subquery (registry cohort filters): the
+    caller lists the patients and audits the listing.
+    """
+    from django.db.models import Q
+
+    from tandem.measures import rules
+    from tandem.measures.models import MeasurePatientResult
+
+    runs = {m: pk for m, pk in latest_run_ids().items() if m not in rules.NOT_GAPS}
+    if measure is not None:
+        runs = {m: pk for m, pk in runs.items() if m == measure}
+    denominator = Q(populations__denominator=1) | (
+        ~Q(populations__has_key="denominator") & Q(in_initial_population=True)
+    )
+    excluded = Q(pk__in=[])
+    for code in ("denominator-exclusion", "denominator-exception"):  # a missing key is 0
+        excluded |= Q(populations__has_key=code) & Q(**{f"populations__{code}": 1})
+    inverse = [pk for m, pk in runs.items() if m in rules.INVERSE_MEASURES]
+    missed = Q(in_numerator=False) & ~Q(run_id__in=inverse) | Q(
+        in_numerator=True, run_id__in=inverse
+    )
+    return (
+        MeasurePatientResult.objects.filter(
+            gate.listable(user=user, purpose=purpose, model=MeasurePatientResult)
+        )
+        .filter(denominator, missed, run_id__in=sorted(runs.values()))
+        .exclude(excluded)
+    )

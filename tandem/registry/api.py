@@ -30,8 +30,11 @@ from tandem.api import (
     requires,
 )
 from tandem.consent import gate
+from tandem.core.lib import display
 from tandem.core.queries import purpose_for, role_of
+from tandem.measures import queries as measure_queries
 from tandem.registry import queries
+from tandem.tasks import queries as tasks_queries
 
 router = Router(auth=requires("patients:read"))
 
@@ -239,6 +242,73 @@ class ObservationOut(Schema):
     value_text: str
     effective_at: dt.datetime
     sensitivity: str
+    name: str = Field(description="Short display name (HbA1c, Systolic BP, BMI…)")
+    unit: str = Field(description="The unit as people write it (mmHg, kg/m²)")
+    value: str = Field(description="The result as shown on the chart: number and unit")
+    flag: str = Field(description='"H" high, "L" low, "" within range or no range')
+    flag_text: str = Field(description='"High", "Low" or ""')
+    reference_range: str = Field(description='For this patient\'s sex and age; "" when none')
+    panel_id: str = Field(description="Rows of one blood-pressure reading share it")
+
+    @staticmethod
+    def resolve_name(obj: Any) -> str:
+        return display.display_name(obj.code_system, obj.code, obj.display)
+
+    @staticmethod
+    def resolve_unit(obj: Any) -> str:
+        return display.unit(obj.value_unit)
+
+    @staticmethod
+    def resolve_value(obj: Any) -> str:
+        if obj.value_num is not None:
+            return display.quantity(obj.value_num, obj.value_unit)
+        if obj.value_code:
+            return display.display_name(obj.value_code_system, obj.value_code, obj.value_text)
+        return obj.value_text
+
+    @staticmethod
+    def resolve_flag(obj: Any) -> str:
+        return display.flag(obj.value_num, getattr(obj, "reference", None)).code
+
+    @staticmethod
+    def resolve_flag_text(obj: Any) -> str:
+        return display.flag(obj.value_num, getattr(obj, "reference", None)).text
+
+    @staticmethod
+    def resolve_reference_range(obj: Any) -> str:
+        ranges = getattr(obj, "reference", None)
+        return ranges.text(obj.value_unit) if ranges else ""
+
+
+class GapOut(Schema):
+    measure: str
+    title: str
+    group: str
+    version: str
+    period_end: dt.date
+    evidence: dict[str, Any] = Field(description="Population -> the values the engine stored")
+    reasons: dict[str, Any] = Field(description="Population -> the named branches that held")
+
+
+class MonitoringOut(Schema):
+    key: str
+    label: str
+    last: dt.date | None
+    due: dt.date | None
+    state: str = Field(description="overdue | due-soon | up-to-date")
+
+
+class EngagementOut(Schema):
+    """The primary-care engagement panel (shown to behavioral-health users on SMI patients)."""
+
+    patient_id: int
+    shown: bool = Field(description="False: not a behavioral-health reader, or no SMI")
+    pcp: str | None
+    last_pc_visit: dt.date | None
+    monitoring: list[MonitoringOut]
+    open_gaps: list[GapOut]
+    open_request: str | None = Field(description="The open engagement task's title, if any")
+    withheld: list[Notice]
 
 
 class AssessmentOut(Schema):
@@ -352,10 +422,10 @@ SECTIONS: dict[str, tuple[str, type[Schema], str]] = {
     "care-team": ("care_team", CareTeamOut, "Active care team"),
     "problems": ("conditions", ProblemOut, "Problem list"),
     "medications": ("medication_orders", MedicationOut, "Active medication orders"),
-    "dispenses": ("medication_dispenses", DispenseOut, "Recent pharmacy fills (10)"),
+    "dispenses": ("medication_dispenses", DispenseOut, "Recent pharmacy fills (60)"),
     "encounters": ("encounters", EncounterOut, "Recent encounters (10)"),
-    "labs": ("observations", ObservationOut, "Recent labs and vitals (25)"),
-    "assessments": ("assessments", AssessmentOut, "Recent assessments (10)"),
+    "labs": ("observations", ObservationOut, "Recent labs and vitals (300), flagged"),
+    "assessments": ("assessments", AssessmentOut, "Recent assessments (60)"),
     "notes": ("notes", NoteOut, "Recent notes (10)"),
     "appointments": ("appointments", AppointmentOut, "Recent appointments (10)"),
 }
@@ -385,7 +455,8 @@ def patient(request: HttpRequest, patient_id: int) -> dict[str, Any]:
         "coverage": disclosure.data["coverage"],
         "withheld": _notices(disclosure, ("home_site", *DEMOGRAPHICS)),
         "sections": {
-            name: reverse(f"api:patient-{name}", kwargs={"patient_id": p.pk}) for name in SECTIONS
+            name: reverse(f"api:patient-{name}", kwargs={"patient_id": p.pk})
+            for name in [*SECTIONS, "gaps", "engagement"]
         },
     }
 
@@ -393,6 +464,8 @@ def patient(request: HttpRequest, patient_id: int) -> dict[str, Any]:
 def _section_endpoint(name: str, kind: str, schema: type[Schema], summary: str) -> Callable:
     def handler(request: HttpRequest, patient_id: int) -> dict[str, Any]:
         disclosure = _read(request, patient_id, (kind,), name)
+        if kind == "observations":
+            _reference_ranges(disclosure)
         return {
             "patient_id": patient_id,
             "items": disclosure.data[kind],
@@ -412,3 +485,67 @@ def _section_endpoint(name: str, kind: str, schema: type[Schema], summary: str) 
 
 for _name_, (_kind, _schema, _summary) in SECTIONS.items():
     _section_endpoint(_name_, _kind, _schema, _summary)
+
+
+def _reference_ranges(disclosure: gate.Disclosure) -> None:
+    """Give each result the reference range for this patient's sex and age (for its flag)."""
+    p = disclosure.patient
+    age = p.age_on(p.deceased_date or timezone.localdate())
+    for row in disclosure.data["observations"]:
+        row.reference = display.reference_range(row.code, sex=p.sex, age=age)
+
+
+@router.get(
+    "/{int:patient_id}/gaps",
+    response=Section[GapOut],
+    url_name="patient-gaps",
+    summary="Open care gaps",
+)
+def patient_gaps(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+    """Open care gaps in the latest stored run of each measure, with the evidence and reasons
+    the engine stored (the chart's care-gaps section); results withheld by the gate as notices."""
+    who, purpose = caller(request).user, _purpose(request)
+    if patient_id > MAX_ID:
+        gate.deny(user=who, patient_id=None, purpose=purpose, detail="malformed id")
+        raise not_found_patient()
+    found = measure_queries.open_gaps(user=who, patient_id=patient_id, purpose=purpose)
+    merged: dict[str, dict[str, Any]] = {}
+    for r in found.withheld:
+        merged.setdefault(r.reason, {"count": 0, "reason": r.reason})["count"] += r.count
+    return {"patient_id": patient_id, "items": found.items, "withheld": list(merged.values())}
+
+
+@router.get(
+    "/{int:patient_id}/engagement",
+    response=EngagementOut,
+    url_name="patient-engagement",
+    summary="Primary-care engagement",
+)
+def patient_engagement(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+    """The primary-care engagement panel: assigned PCP, last primary-care visit, monitoring due
+    (12-month rule), open gaps and the open request. ``shown`` is false (and the rest empty)
+    unless the reader works in behavioral health and the patient has SMI, as on the chart."""
+    who, purpose = caller(request).user, _purpose(request)
+    if patient_id > MAX_ID:
+        gate.deny(user=who, patient_id=None, purpose=purpose, detail="malformed id")
+        raise not_found_patient()
+    found = queries.primary_care_engagement(
+        user=who, patient_id=patient_id, purpose=purpose, extra=[tasks_queries.TASKS_REQUEST]
+    )
+    empty: dict[str, Any] = {"pcp": None, "last_pc_visit": None, "monitoring": [], "open_gaps": []}
+    if not (found.smi and queries.is_behavioral_health_user(who)):
+        return {"patient_id": patient_id, "shown": False, **empty, "open_request": None,
+                "withheld": []}  # fmt: skip
+    gaps = measure_queries.open_gaps(user=who, patient_id=patient_id, purpose=purpose)
+    active = tasks_queries.patient_tasks(found.disclosure).active
+    request_ = next((t for t in active if t.source == "engagement"), None)
+    return {
+        "patient_id": patient_id,
+        "shown": True,
+        "pcp": _name(found.pcp),
+        "last_pc_visit": found.last_visit,
+        "monitoring": found.monitoring,
+        "open_gaps": gaps.items,
+        "open_request": request_.title if request_ else None,
+        "withheld": _notices(found.disclosure, ("care_team", "encounters", "observations")),
+    }

@@ -20,12 +20,30 @@ class SearchForm(PageForm):
         error_messages={"invalid": "Enter a real date as YYYY-MM-DD (or MM/DD/YYYY)."},
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    # A leader's overview links its counts here: the patients registered at a site they lead
+    # (``site``), optionally only those with an active care team (``care_team``).
+    site = forms.IntegerField(label="Site", required=False, min_value=1, widget=forms.HiddenInput)
+    care_team = forms.BooleanField(
+        label="Active care team", required=False, widget=forms.HiddenInput
+    )
     field_order = ["name", "mrn", "birth_date", "page"]
+
+    def __init__(self, data: object = None, *, led_site_ids: list[int] | None = None) -> None:
+        super().__init__(data)
+        self.led_site_ids = led_site_ids or []
+
+    def clean_site(self) -> int | None:
+        site = self.cleaned_data.get("site")
+        if site is not None and site not in self.led_site_ids:
+            raise forms.ValidationError("Choose a site you lead.")
+        return site
 
     def is_empty(self) -> bool:
         """True when no search criterion was given (the page then only shows the form)."""
         data = self.cleaned_data
-        return not (data.get("name") or data.get("mrn") or data.get("birth_date"))
+        return not (
+            data.get("name") or data.get("mrn") or data.get("birth_date") or data.get("site")
+        )
 
     def criteria(self) -> Search:
         data = self.cleaned_data
@@ -33,5 +51,7 @@ class SearchForm(PageForm):
             name=data.get("name") or "",
             mrn=data.get("mrn") or "",
             birth_date=data.get("birth_date"),
+            site_id=data.get("site"),
+            with_care_team=bool(data.get("care_team")),
             page=data.get("page") or 1,
         )

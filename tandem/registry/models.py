@@ -202,3 +202,84 @@ class Coverage(Labelled):
             ),
             sensitivity_check("coverage"),
         ]
+
+
+class CohortMembership(Labelled):
+    """A patient's place in a registry cohort (F1), as of the last rebuild.
+
+    The cohorts are defined as data in the measure language
+    (``tandem.measures.definitions.cohorts``) and rebuilt by the daily refresh
+    (``registry.services.rebuild_cohorts``). Being on a behavioral-health cohort says something
+    about the patient, so a membership carries its cohort's label
+    (``registry.rules.COHORT_LABELS``): SUD ``substance-use``, SMI, depression and anxiety
+    ``mental-health``, the others ``normal``.
+    """
+
+    cohort = models.CharField(max_length=40, help_text="Cohort key, e.g. smi or diabetes.")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    since = models.DateField(help_text="The rebuild that first found the patient on the cohort.")
+    as_of = models.DateField(help_text="The day the cohort was last evaluated.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "patient"], name="cohort_member_unique"),
+            sensitivity_check("cohortmembership"),
+        ]
+        indexes = [models.Index(fields=["patient", "cohort"])]
+
+
+class RiskScore(Labelled):
+    """A patient's risk score (F5): points per component, a tier, computed by the refresh.
+
+    ``components`` is a list of ``{"key", "label", "value", "points"}`` in the order of
+    ``registry.rules.RISK_COMPONENTS``; ``score`` is the sum of the points. The score counts
+    no 42 CFR Part 2 record (a number moved by one would disclose it); it is labelled
+    ``mental-health`` when a behavioral-health record moved it (a psychiatric admission, a
+    behavioral-health no-show), else ``normal`` (``registry.services.rebuild_risk``).
+    """
+
+    class Tier(models.TextChoices):
+        LOW = "low", "Low"
+        MODERATE = "moderate", "Moderate"
+        HIGH = "high", "High"
+        VERY_HIGH = "very-high", "Very high"
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveIntegerField()
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+    components = models.JSONField(default=list)
+    as_of = models.DateField(help_text="The day the score describes.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tier", "score"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tier__in=["low", "moderate", "high", "very-high"]),
+                name="riskscore_tier_known",
+            ),
+            sensitivity_check("riskscore"),
+        ]
+
+
+class SavedFilter(models.Model):
+    """A user's named filter on a cohort list: the query string, applied by a link."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    cohort = models.CharField(max_length=40)
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "cohort", "name"], name="savedfilter_unique_name"
+            )
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"SavedFilter {self.pk}"

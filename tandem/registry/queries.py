@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from tandem.consent import gate
 from tandem.consent.models import Purpose
-from tandem.core.models import CareTeamMember, Practitioner, Site
-from tandem.registry.models import Patient, PatientIdentifier
+from tandem.core.models import CareTeamMember, Practitioner, Program, Site
+from tandem.registry import engagement
+from tandem.registry.models import Patient, PatientIdentifier, RiskScore
 
 PAGE_SIZE = 25
+# The chart's bounded reads: results (labs and vitals) for the latest of each test and its
+# trend, instrument totals for score trends, pharmacy fills for each order's last fill.
+CHART_RESULTS = 300
+CHART_SCORES = 60
+CHART_FILLS = 60
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class Search:
     name: str = ""
     mrn: str = ""
     birth_date: dt.date | None = None
+    site_id: int | None = None  # registered there: home site or an MRN (site_overview's count)
+    with_care_team: bool = False  # only patients with an active care-team membership
     page: int = 1
 
 
@@ -47,6 +56,10 @@ def search_patients(
         )
     if criteria.birth_date:
         patients = patients.filter(birth_date=criteria.birth_date)
+    if criteria.site_id is not None:
+        patients = patients.filter(_registered_at_site(criteria.site_id))
+    if criteria.with_care_team:
+        patients = patients.filter(pk__in=_with_active_care_team())
     patients = patients.select_related("home_site").order_by("family_name", "given_name", "pk")
     page = Paginator(patients, page_size).get_page(criteria.page)
     page.object_list = list(page.object_list)
@@ -78,7 +91,8 @@ def summary_requests(today: dt.date) -> list[gate.Request]:
             order_by=("-authored_at",),
             select_related=("prescriber",),
         ),
-        gate.Request("medication_dispenses", order_by=("-dispensed_at",), limit=10),
+        # enough fills to find each active order's last one (the chart's supply and gap)
+        gate.Request("medication_dispenses", order_by=("-dispensed_at",), limit=CHART_FILLS),
         gate.Request(
             "encounters", order_by=("-start",), limit=10, select_related=("site", "practitioner")
         ),
@@ -88,23 +102,28 @@ def summary_requests(today: dt.date) -> list[gate.Request]:
             where=Q(category__in=["laboratory", "vital-signs", "social-history"])
             & (Q(value_num__isnull=False) | ~Q(value_code="") | ~Q(value_text="")),
             order_by=("-effective_at",),
-            limit=25,
+            limit=CHART_RESULTS,  # the latest of each test and its trend (registry.chart)
         ),
-        gate.Request("assessments", order_by=("-effective_at",), limit=10),
+        gate.Request("assessments", order_by=("-effective_at",), limit=CHART_SCORES),
         gate.Request("notes", order_by=("-authored_at",), limit=10, select_related=("author",)),
         gate.Request(
             "appointments", order_by=("-start",), limit=10, select_related=("site", "practitioner")
         ),
+        gate.Request("cohorts", order_by=("cohort",)),
+        gate.Request("risk"),
     ]
 
 
-def patient_summary(*, user: Any, patient_id: int, purpose: str) -> gate.Disclosure:
-    """Everything the summary page shows, filtered by the gate (raises AccessDenied)."""
+def patient_summary(
+    *, user: Any, patient_id: int, purpose: str, extra: Iterable[gate.Request] = ()
+) -> gate.Disclosure:
+    """Everything the chart page shows, filtered by the gate (raises AccessDenied); ``extra``:
+    requests of apps above the registry (the patient's tasks), in the same audited read."""
     return gate.read(
         user=user,
         patient_id=patient_id,
         purpose=purpose,
-        requests=summary_requests(timezone.localdate()),
+        requests=[*summary_requests(timezone.localdate()), *extra],
         detail="patient summary",
     )
 
@@ -206,6 +225,19 @@ class SiteCounts:
     with_care_team: int  # of those, patients with at least one active care-team member
 
 
+def _registered_at_site(site_id: int) -> Q:
+    """Home site there, or an MRN issued there: the patients ``site_overview`` counts."""
+    mrns = PatientIdentifier.objects.filter(kind="mrn", site_id=site_id, patient=OuterRef("pk"))
+    return Q(home_site_id=site_id) | Q(Exists(mrns))
+
+
+def _with_active_care_team() -> QuerySet:
+    today = timezone.localdate()
+    return CareTeamMember.objects.filter(
+        Q(end__isnull=True) | Q(end__gte=today), start__lte=today
+    ).values("patient_id")
+
+
 def site_overview(*, user: Any, site_ids: list[int]) -> list[SiteCounts]:
     """Counts per site for a leader's overview. Aggregate-only: returns numbers, never rows.
 
@@ -217,10 +249,7 @@ def site_overview(*, user: Any, site_ids: list[int]) -> list[SiteCounts]:
     """
     sites = list(Site.objects.filter(pk__in=site_ids).order_by("name"))
     visible = gate.visible_patients(user=user, purpose=Purpose.OPERATIONS)
-    today = timezone.localdate()
-    with_team = CareTeamMember.objects.filter(
-        Q(end__isnull=True) | Q(end__gte=today), start__lte=today
-    ).values("patient_id")
+    with_team = _with_active_care_team()
     by_home = (
         visible.filter(home_site_id__in=site_ids)
         .values_list("home_site_id")
@@ -245,3 +274,128 @@ def site_overview(*, user: Any, site_ids: list[int]) -> list[SiteCounts]:
         SiteCounts(s.pk, s.name, s.get_kind_display(), counts[s.pk][0], counts[s.pk][1])
         for s in sites
     ]
+
+
+def risk_for(
+    *, patient_ids: Iterable[int], user: Any = None, purpose: str = Purpose.TREATMENT
+) -> dict[int, RiskScore]:
+    """The stored risk score (F5) of each of these patients that has one, by patient id.
+
+    One query, whatever the number of patients. The caller lists patients it already read
+    through the gate (a worklist, a cohort, a chart); the scores are filtered by their label
+    for ``user`` (``gate.listable``: a score moved by a psychiatric admission is
+    ``mental-health``). Without ``user`` only ``normal`` scores are returned. Listing the
+    patients is audited by the caller's own listing; a score adds no event.
+    """
+    ids = sorted({int(pk) for pk in patient_ids})
+    if not ids:
+        return {}
+    allowed = gate.listable(user=user, purpose=purpose, model=RiskScore)
+    scores = RiskScore.objects.filter(allowed, patient_id__in=ids)
+    return {score.patient_id: score for score in scores}
+
+
+# --- the primary-care engagement panel (registry.engagement) ------------------------------
+
+ENGAGEMENT_RESULTS = 400  # monitoring results read to find each item's last date
+
+
+def is_behavioral_health_user(user: Any) -> bool:
+    """Whether ``user`` works in behavioral health (the rule: ``registry.engagement``)."""
+    return Practitioner.objects.filter(
+        Q(discipline__in=Practitioner.BEHAVIORAL_DISCIPLINES)
+        | Q(programs__kind__in=Program.BEHAVIORAL_KINDS),
+        user_id=user.pk,
+        active=True,
+    ).exists()
+
+
+def engagement_requests(today: dt.date) -> list[gate.Request]:
+    """What the engagement panel asks the gate for."""
+    return [
+        gate.Request(
+            "care_team",
+            where=Q(role="pcp", start__lte=today) & (Q(end__isnull=True) | Q(end__gte=today)),
+            order_by=("-start", "-pk"),
+            select_related=("practitioner",),
+        ),
+        gate.Request(
+            "encounters",
+            where=Q(setting="pc", status="finished", start__lte=timezone.now()),
+            order_by=("-start",),
+            limit=1,
+        ),
+        gate.Request(
+            "observations",
+            where=Q(code__in=sorted(engagement.monitor_codes())),
+            order_by=("-effective_at",),
+            limit=ENGAGEMENT_RESULTS,
+        ),
+        gate.Request(
+            "conditions", where=Q(code__in=sorted(engagement.smi_codes())), order_by=("pk",)
+        ),
+        gate.Request("cohorts", where=Q(cohort=engagement.SMI_COHORT)),
+    ]
+
+
+@dataclass
+class Engagement:
+    """What the panel shows of one patient (withheld rows are named by the caller)."""
+
+    disclosure: gate.Disclosure
+    smi: bool
+    pcp: Any | None  # the assigned PCP (a Practitioner) or None
+    last_visit: dt.date | None
+    monitoring: list[engagement.Due]
+
+    @property
+    def visit_overdue(self) -> bool:
+        """No primary-care visit, or none in the last ``engagement.INTERVAL_MONTHS`` months."""
+        if self.last_visit is None:
+            return True
+        due = engagement.add_months(self.last_visit, engagement.INTERVAL_MONTHS)
+        return due < timezone.localdate()
+
+
+def primary_care_engagement(
+    *, user: Any, patient_id: int, purpose: str, extra: Iterable[gate.Request] = ()
+) -> Engagement:
+    """The engagement panel's facts, through one audited gate read (raises AccessDenied)."""
+    today = timezone.localdate()
+    disclosure = gate.read(
+        user=user,
+        patient_id=patient_id,
+        purpose=purpose,
+        requests=[*engagement_requests(today), *extra],
+        detail="primary-care engagement",
+    )
+    data = disclosure.data
+    last_dates: dict[str, dt.date] = {}
+    codes = engagement.monitor_codes()
+    for row in data["observations"]:  # newest first: the first of each monitor is its last
+        last_dates.setdefault(codes[row.code], timezone.localdate(row.effective_at))
+    visit = data["encounters"][0].start if data["encounters"] else None
+    team = data["care_team"]
+    return Engagement(
+        disclosure=disclosure,
+        smi=bool(data["cohorts"] or data["conditions"]),
+        pcp=team[0].practitioner if team else None,
+        last_visit=timezone.localdate(visit) if visit else None,
+        monitoring=engagement.monitoring_due(last_dates, today=today),
+    )
+
+
+def primary_care_site(*, patient: Any, pcp: Any | None, user: Any) -> Site | None:
+    """Where the patient's primary care happens, for the queue an engagement task goes to:
+    the home site when it is a primary-care clinic, else the PCP's primary-care site, else a
+    primary-care site of the requesting user's organization; None when there is none."""
+    primary = Site.Kind.PRIMARY_CARE
+    home = getattr(patient, "home_site", None)
+    if home is not None and home.kind == primary:
+        return home
+    if pcp is not None:
+        site = pcp.sites.filter(kind=primary).order_by("pk").first()
+        if site is not None:
+            return site
+    orgs = Site.objects.filter(practitioners__user_id=user.pk).values("organization_id")
+    return Site.objects.filter(kind=primary, organization_id__in=orgs).order_by("pk").first()

@@ -94,7 +94,7 @@ def test_the_patient_endpoint_gives_the_banner_demographics_and_section_links(
     assert body["identifiers"][0]["site"] == "Riverside Family Medicine"
     assert body["withheld"] == []
     assert body["sections"]["problems"] == chart(team.pat.pk, "problems")
-    assert set(body["sections"]) == set(SECTIONS)
+    assert set(body["sections"]) == {*SECTIONS, "gaps", "engagement"}
 
 
 def test_a_home_site_that_would_reveal_part2_treatment_is_withheld(client, team, as_alice):
