@@ -60,6 +60,9 @@ REQUESTS_PER_MINUTE = 1200  # per token or signed-in user; beyond it 429 until t
 ROUTERS: list[tuple[str, str, str]] = [
     ("", "tandem.tokens.api.router", "account"),
     ("/patients", "tandem.registry.api.router", "patients"),
+    ("/cohorts", "tandem.registry.cohorts.api.router", "cohorts"),
+    ("/tasks", "tandem.tasks.api.router", "tasks"),
+    ("/worklists", "tandem.outreach.api.router", "worklists"),
 ]
 
 
@@ -99,6 +102,18 @@ TITLES = {  # specific problems; others are "about:blank" with the HTTP status p
     "session-required": "Signed-in session required",
     "csrf-failed": "CSRF check failed",
     "patient-not-found": "Patient not found",
+    "cohort-not-found": "Cohort not found",
+    "task-not-found": "Task not found",
+    "task-forbidden": "Not allowed to change this task",
+    "task-closed": "Task closed",
+    "task-claimed": "Task already claimed",
+    "task-stale": "Task changed meanwhile",
+    "item-not-found": "Worklist item not found",
+    "worklist-not-found": "Worklist not found",
+    "no-worklist-role": "No worklist role",
+    "treatment-required": "Care-team action only",
+    "invalid-attempt": "Invalid contact attempt",
+    "invalid-state": "Not allowed in this state",
     "rate-limited": "Too many requests",
 }
 

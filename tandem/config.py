@@ -8,6 +8,7 @@ stops.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import zoneinfo
@@ -80,6 +81,14 @@ def _whole(minimum: int) -> Callable[[str], int]:
         return number
 
     return parse
+
+
+def _time_of_day(value: str) -> str:
+    try:
+        moment = dt.time.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("expected a time of day as HH:MM, e.g. 02:00") from None
+    return moment.strftime("%H:%M")
 
 
 SETTINGS: list[Setting] = [
@@ -167,6 +176,35 @@ SETTINGS: list[Setting] = [
         "(Strict-Transport-Security max-age); 0 sends no HSTS header. Sent only over HTTPS.",
         "31536000",
         _whole(0),
+    ),
+    Setting(
+        "TANDEM_REFRESH_AT",
+        "Time of day (HH:MM, in TANDEM_TIME_ZONE) the daily refresh runs: measures stored, "
+        "cohorts, risk and worklists rebuilt. Needs a running worker (`tandem serve` starts "
+        "one; or `tandem jobs worker`).",
+        "02:00",
+        _time_of_day,
+    ),
+    Setting(
+        "TANDEM_JOBS_WORKERS",
+        "Worker processes that run background jobs. One refresh runs at a time whatever the "
+        "number; more workers only run other jobs beside it. 0: `tandem serve` starts no worker "
+        "(run `tandem jobs worker` on its own, e.g. once beside several web servers).",
+        "1",
+        _whole(0),
+    ),
+    Setting(
+        "TANDEM_JOBS_TIMEOUT_MINUTES",
+        "A job attempt still running after this many minutes is stopped and counts as failed. "
+        "A failed attempt is tried again this long plus 5 minutes after it started.",
+        "60",
+        _whole(1),
+    ),
+    Setting(
+        "TANDEM_JOBS_MAX_ATTEMPTS",
+        "Attempts a queued job gets (the first and its retries) before it is marked failed.",
+        "3",
+        _whole(1),
     ),
 ]
 

@@ -44,6 +44,11 @@ INSTALLED_APPS = [
     "tandem.audit",
     "tandem.measures",
     "tandem.tokens",
+    "tandem.workspace",  # the shell, role home pages, the demo: may import every app
+    "tandem.tasks",
+    "tandem.outreach",
+    "django_q",  # django-q2: the database-backed job queue (ADR 0006)
+    "tandem.jobs",
     "ninja",  # django-ninja: its templates and the Swagger UI files, served locally
 ]
 
@@ -82,7 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tandem.core.context.persona",
+                "tandem.workspace.context.shell",  # the role, its navigation, the version
             ],
         },
     },
@@ -216,6 +221,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing 
 STATICFILES_DIRS = [("bootstrap", Path(bootstrap_wrapper.get_bootstrap_dir()))]
 WHITENOISE_USE_FINDERS = True  # serve straight from the packages: no collectstatic step
 
+_JOBS_LOG_LEVEL = "DEBUG" if CONFIG["TANDEM_LOG_LEVEL"] == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -227,5 +233,32 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         # django-axes logs each failed sign-in with the username; the audit trail records them.
         "axes": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # django-q2 logs task names and the one-line errors Tandem's jobs raise (no patient data);
+        # its start-up and per-task lines only at DEBUG, so `tandem serve` stays readable.
+        "django-q": {"handlers": ["console"], "level": _JOBS_LOG_LEVEL, "propagate": False},
     },
 }
+
+# Background jobs (django-q2, ADR 0006): the queue is a table in the operational database (the
+# ORM broker), so SQLite and PostgreSQL need no other server. A job attempt is stopped after the
+# timeout; an attempt that failed or died is handed out again `retry` seconds after it started
+# (which must exceed the timeout, or a slow job would be started twice), at most `max_attempts`
+# times in all. `catch_up` off: after downtime a missed daily refresh runs once, not once per day.
+TANDEM_JOBS_TIMEOUT = 60 * CONFIG["TANDEM_JOBS_TIMEOUT_MINUTES"]
+Q_CLUSTER = {
+    "name": "tandem",
+    "orm": "default",
+    "workers": max(1, CONFIG["TANDEM_JOBS_WORKERS"]),  # 0 means no worker in `tandem serve`
+    "timeout": TANDEM_JOBS_TIMEOUT,
+    "retry": TANDEM_JOBS_TIMEOUT + 300,
+    "max_attempts": CONFIG["TANDEM_JOBS_MAX_ATTEMPTS"],
+    "ack_failures": False,
+    "poll": 1,  # seconds between looks at the queue table when it is empty
+    "save_limit": 250,
+    "catch_up": False,
+    "time_zone": TIME_ZONE,
+    "label": "Background jobs (django-q2)",
+    "log_level": _JOBS_LOG_LEVEL,
+}
+TANDEM_REFRESH_AT: str = CONFIG["TANDEM_REFRESH_AT"]
+TANDEM_JOBS_IN_SERVE: bool = CONFIG["TANDEM_JOBS_WORKERS"] > 0

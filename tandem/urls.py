@@ -6,9 +6,14 @@ from django.urls import include, path
 from tandem import api
 
 urlpatterns = [
-    path("", include("tandem.core.urls")),
+    path("", include("tandem.core.urls")),  # sign-in, sign-out
+    path("", include("tandem.workspace.urls")),  # home
     path("patients/", include("tandem.registry.urls")),
+    path("cohorts/", include("tandem.registry.cohorts.urls")),
     path("admin/", admin.site.urls),
     path("tokens/", include("tandem.tokens.urls")),
+    path("tasks/", include("tandem.tasks.urls")),
+    path("worklists/", include("tandem.outreach.urls")),
+    path("jobs/", include("tandem.jobs.urls")),
     *api.urlpatterns(),  # /api/: the JSON API (tandem/api.py mounts each app's router)
 ]

@@ -26,6 +26,7 @@ from django.utils import timezone
 from tandem.audit import services as audit
 from tandem.consent import rules
 from tandem.consent.models import ConsentDirective, Purpose
+from tandem.core.lib.access import AccessDenied as AccessDenied  # re-exported
 from tandem.core.models import CareTeamMember, Practitioner, Sensitivity, SiteRole
 
 # kind -> "app_label.Model". Kinds without a sensitivity column are always "normal". (The
@@ -47,6 +48,11 @@ KINDS: dict[str, str] = {
     "assessments": "screening.AssessmentResponse",
     "consents": "consent.ConsentDirective",
     "measure_results": "measures.MeasurePatientResult",
+    "tasks": "tasks.Task",
+    "cohorts": "registry.CohortMembership",
+    "risk": "registry.RiskScore",
+    "worklist_items": "outreach.WorklistItem",
+    "contact_attempts": "outreach.ContactAttempt",
 }
 
 PSYCHOTHERAPY_REASON = "Psychotherapy notes are visible to their author only."
@@ -69,10 +75,6 @@ REASONS = {
 }
 # Kinds never disclosed for a purpose, whatever their label (HIPAA minimum necessary).
 WITHHELD_KINDS: dict[str, frozenset[str]] = {Purpose.OPERATIONS: frozenset({"notes"})}
-
-
-class AccessDenied(Exception):
-    """The reader has no relationship to the patient that allows this purpose."""
 
 
 @dataclass(frozen=True)
@@ -440,6 +442,41 @@ def withhold_home_sites(*, user: Any, patients: Iterable[Any], purpose: str) -> 
     for patient in patients:
         if not policy.shows_home_site(patient):
             _withhold_home_site(patient)
+
+
+def listable(*, user: Any, purpose: str, model: Any) -> Q:
+    """The rows of a labelled ``model`` that a list may show ``user``, whoever the patient is.
+
+    Population lists (registry cohorts, risk scores on worklists) filter each row by its label
+    as :func:`searchable_identifiers` does: what holds for the reader without a care-team
+    role or a consent directive of one patient (the chart, through :func:`read`, applies
+    those). ``user`` None (a caller that names no reader) may see ``normal`` rows only.
+    """
+    if user is None:
+        return Q(sensitivity=Sensitivity.NORMAL)
+    if purpose == Purpose.PATIENT_ACCESS:
+        return Q()  # the patient's own rows (visible_patients lists nobody else)
+    return _policy(_reader(user), None, purpose).filter_for(model) or Q()
+
+
+def listing_filter(*, user: Any, purpose: str, model: Any) -> Q | None:
+    """The label filter for a list of ``model`` rows of many patients (a task queue, a
+    worklist): what ``user`` may see for ``purpose`` whoever the patient is, as
+    :func:`searchable_identifiers` applies it. Combine it with :func:`visible_patients`; one
+    patient's own page (:func:`read`) applies their consent directives and care-team roles.
+    None when the model carries no label."""
+    if purpose == Purpose.PATIENT_ACCESS:
+        return None
+    return _policy(_reader(user), None, purpose).filter_for(model)
+
+
+def listable_labels(*, user: Any, purpose: str) -> frozenset[str]:
+    """The labels a list may show ``user`` whoever the patient is (as :func:`listable`): for
+    choices that name a unit (a site or program filter on a list would otherwise confirm
+    that listed patients are a protected program's)."""
+    if user is None:
+        return frozenset({Sensitivity.NORMAL.value})
+    return _policy(_reader(user), None, purpose).labels
 
 
 def record_listing(*, user: Any, patients: Sequence[Any], purpose: str, detail: str) -> None:

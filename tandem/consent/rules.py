@@ -33,6 +33,8 @@ patient of a Part 2 program, 2.13(c)) are labelled by the same rules:
 - a coverage span: its payer;
 - a consent directive: its category (a directive to share substance-use records says that
   there are some).
+- a task (``tasks.Task``): given by its creator, else its creator's unit and its queue's site
+  (:func:`label_task`).
 A patient's home site, shown in the summary's header and in patient lists, carries its site's
 label too (``Patient.home_site_sensitivity``). Contacts (names and phone numbers of the
 patient's people) point at no unit and carry no label.
@@ -236,7 +238,77 @@ def label_consent(category: str) -> str:
     return category
 
 
+# What being on a registry cohort (``registry.CohortMembership``) says about a patient. A
+# membership takes the least protected label of the patient's records that put them on the
+# cohort (their diagnoses in its code list, or their antipsychotic orders and fills): a
+# depression diagnosis made in primary care is primary care's own record (rule 5), so the
+# membership it supports is ``normal``; one resting only on a Part 2 program's records is
+# ``substance-use``. Where no such record is found (a claim alone), the cohort's own label
+# below applies: what its name reveals.
+COHORT_LABELS: dict[str, str] = {
+    "smi": Sensitivity.MENTAL_HEALTH,
+    "depression": Sensitivity.MENTAL_HEALTH,
+    "anxiety": Sensitivity.MENTAL_HEALTH,
+    "sud": Sensitivity.SUBSTANCE_USE,
+    "antipsychotic": Sensitivity.MENTAL_HEALTH,
+}
+
+
+def label_cohort(cohort: str, evidence: Iterable[str] = ()) -> str:
+    """A cohort membership's label: the least protected of its evidence's labels, else the
+    cohort's (``COHORT_LABELS``; ``normal`` for the others)."""
+    labels = set(evidence)
+    ranked = [label for label in labels if label in _PROTECTION]
+    if ranked:
+        return least_protected(ranked)
+    if labels:  # only hiv or reproductive-health records (e.g. gestational diabetes)
+        return sorted(labels)[0]
+    return COHORT_LABELS.get(cohort, Sensitivity.NORMAL)
+
+
+def label_task(row: Any) -> str:
+    """A task's label when its creator gave none: what its creator's unit reveals.
+
+    A task about a patient, created by someone who works only in a Part 2 program, says the
+    person is that program's patient (``substance-use``); by someone who works only in behavioral
+    health, ``mental-health``; by anyone who also works in primary care, or by the system,
+    ``normal`` (``least_protected`` of the creator's programs, as a practitioner's name). A
+    task without a patient reveals nothing: ``normal``. A task held by a queue of a protected
+    site takes that site's label if it protects more (``label_task_holder``); reassigning a
+    task to such a queue raises its label the same way, never lowers it. Callers that know
+    better (a worklist item's label, a neutral engagement request) pass the label explicitly.
+    """
+    if row.patient_id is None:
+        return Sensitivity.NORMAL
+    practitioner = (
+        None
+        if row.created_by_id is None
+        else (
+            django_apps.get_model("core", "Practitioner")
+            .objects.filter(user_id=row.created_by_id, active=True)
+            .first()
+        )
+    )
+    creator = Sensitivity.NORMAL if practitioner is None else _practitioner_of(practitioner)
+    return most_protected([creator, label_task_holder(row)])
+
+
+def label_task_holder(row: Any) -> str:
+    """What the queue holding a task reveals: its site's label (a Part 2 site's queue says the
+    patient is the program's patient). A person, or a queue without a site, reveals nothing."""
+    if row.patient_id is None or row.queue_id is None or row.queue.site_id is None:
+        return Sensitivity.NORMAL
+    return _site_of(row.queue.site)
+
+
+def most_protected(labels: Iterable[str]) -> str:
+    """The most protective of unit labels (``normal``, ``mental-health``, ``substance-use``)."""
+    return max(labels, key=_PROTECTION.__getitem__, default=Sensitivity.NORMAL)
+
+
 _LABELLERS = {
+    "tasks.Task": label_task,
+    "registry.CohortMembership": lambda row: label_cohort(row.cohort),
     "core.CareTeamMember": unit_label,
     "registry.PatientIdentifier": unit_label,
     "registry.Coverage": lambda row: _organization_of(row.payer),

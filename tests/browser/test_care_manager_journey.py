@@ -90,7 +90,7 @@ def test_the_care_manager_finds_pat_and_sees_the_care_team(page: Page, screensho
     name_box.fill("jo")
     name_box.press("n")
     results.get_by_role("link", name="Jones, Pat").click()
-    expect(page.get_by_role("heading", name="Pat Jones", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="JONES, Pat", level=1)).to_be_visible()
     care_team = page.get_by_test_id("care-team")
     for name in ("Alice", "Bob", "Charlie"):
         expect(care_team).to_contain_text(name)

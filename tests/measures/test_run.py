@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from tandem.cli import main
-from tandem.measures import run
+from tandem.measures import definitions, run
 from tandem.measures.models import MeasurePatientResult, MeasureRun
 from tests import builders as b
 from tests import shared
@@ -131,3 +131,70 @@ def test_the_engine_must_match_the_database(team, capsys):
 def test_it_refuses_a_malformed_period(team, capsys):
     assert main(["measure", "run", "--all", "--period", "2025-13-01..2025-12-31"]) == 2
     assert "--period" in capsys.readouterr().err
+
+
+class Interrupted(Exception):
+    pass
+
+
+@needs_deck
+def test_a_run_that_fails_midway_stores_nothing(loaded):
+    written = []
+
+    def fail_on_the_second(key: str) -> None:
+        if key == "CMS122":
+            written.append(MeasureRun.objects.count())
+            raise Interrupted(key)
+
+    with pytest.raises(Interrupted):
+        run.run_measures(
+            by=None,
+            keys=["CMS165", "CMS122"],
+            period=PERIOD,
+            store=True,
+            advance=fail_on_the_second,
+        )
+
+    assert written == [2]  # both runs were written when it failed ...
+    assert not MeasureRun.objects.exists()  # ... and rolled back with the run
+    assert not MeasurePatientResult.objects.exists()
+
+
+@needs_deck
+def test_the_analytic_file_is_removed_after_the_run(loaded, settings):
+    run.run_measures(by=None, keys=["CMS165"], period=PERIOD, store=False)
+
+    assert list((settings.VAR_DIR / "tmp").iterdir()) == []
+
+
+@pytest.fixture
+def synthetic(db):
+    from tandem.synth.database import write_population
+
+    main(["valuesets", "load", str(shared.VALUESETS)])
+    write_population(patients=120, seed=11, start=dt.date(2023, 1, 1), end=dt.date(2025, 12, 31))
+
+
+def stored_places(outcomes) -> dict[str, dict]:
+    return {
+        o.measure: {
+            (r.patient_id, r.group): (r.populations, r.evidence, r.reasons, r.strata)
+            for r in MeasurePatientResult.objects.filter(run_id=o.run_id)
+        }
+        for o in outcomes
+    }
+
+
+@needs_deck
+def test_the_streamed_duckdb_run_matches_the_in_memory_engine(synthetic):
+    keys = list(definitions.REGISTRY)
+
+    on_file = run.run_measures(by=None, keys=keys, period=PERIOD, store=True)
+    in_memory = run.run_measures(by=None, keys=keys, period=PERIOD, engine="memory", store=True)
+
+    assert [(o.measure, o.counts, o.skipped) for o in on_file] == [
+        (o.measure, o.counts, o.skipped) for o in in_memory
+    ]
+    assert sum(o.counts.get("group-1", {}).get("initial-population", 0) for o in on_file) > 0
+    places_on_file, places_in_memory = stored_places(on_file), stored_places(in_memory)
+    assert places_on_file == places_in_memory
