@@ -17,6 +17,7 @@ mode. The write lock is held for long only by the refresh's own transactions (se
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -24,14 +25,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import OperationalError, connection, connections, transaction
 
 from tandem.core.lib.cli import UsageError
 from tandem.core.lib.db import require_tables
 
+logger = logging.getLogger(__name__)
 STOP_GRACE = 10.0  # seconds `tandem serve` waits for the worker to stop before killing it
+EXPIRY_LOCK_TIMEOUT = 5  # seconds the exit path waits for a locked run row (PostgreSQL)
 TABLES = ("django_q_ormq", "django_q_schedule", "jobs_jobrun")
 
 
@@ -100,8 +104,22 @@ def stop(child: subprocess.Popen[bytes]) -> None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
     _reap_group(child.pid)
-    for name in rules.JOBS:
-        services.expire_abandoned(name)
+    _expire_abandoned_runs(services, rules)
+
+
+def _expire_abandoned_runs(services: Any, rules: Any) -> None:
+    """Mark the runs the stopped worker abandoned — without ever holding up the server's exit:
+    on PostgreSQL a row another session has locked makes this give up after
+    :data:`EXPIRY_LOCK_TIMEOUT` (the next worker start expires it instead)."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{EXPIRY_LOCK_TIMEOUT}s'")
+            for name in rules.JOBS:
+                services.expire_abandoned(name)
+    except OperationalError:
+        logger.warning("abandoned job runs not marked on exit (a row was locked); next start will")
 
 
 def _reap_group(group: int) -> None:

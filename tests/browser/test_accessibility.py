@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.db import transaction
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_care_manager_journey import chart, sign_in
@@ -104,7 +105,8 @@ def test_the_task_pages_pass_axe(page: Page) -> None:
     stranger = b.patient(given_name="Quinn", family_name="Stranger")
     hidden = services.create_task(by=None, patient=stranger, title="Hidden", queue=queue)
     done = services.create_task(by=team.alice, title="Done", owner=team.alice, priority="low")
-    services.complete_task(by=team.alice, task=done, outcome="Finished")
+    with transaction.atomic():  # services lock the row they change: a request's transaction
+        services.complete_task(by=team.alice, task=done, outcome="Finished")
     page.goto("/login/", timeout=120_000)  # the server's first request loads every URLconf
     sign_in(page, "alice")
     found = {}

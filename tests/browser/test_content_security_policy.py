@@ -49,7 +49,7 @@ def test_no_page_breaks_the_policy_and_htmx_still_works(page: Page) -> None:
     page.get_by_label("Name").press("x")  # a 400, swapped in by htmx
     expect(results).to_contain_text("at most 100 characters")
     page.goto(f"/patients/{team.pat.pk}/")
-    expect(page.get_by_role("heading", name="Pat Jones", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="JONES, Pat", level=1)).to_be_visible()
     page.goto("/?page=abc")  # the 400 page
     expect(page.get_by_role("heading", name="Bad request (400)")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
