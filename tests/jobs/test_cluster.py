@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -55,6 +56,9 @@ def started(argv: list[str], env: dict[str, str], *, until: str) -> Iterator[sub
     )
     try:
         _read_until(process, until)
+        # Keep reading what it prints: a full pipe would block its writes (a server stopping
+        # while logging), and it could never exit.
+        threading.Thread(target=process.stdout.read, daemon=True).start()  # type: ignore[union-attr]
         yield process
     finally:
         with suppress(ProcessLookupError, PermissionError):
