@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from tandem.core.forms import PageForm
@@ -28,7 +30,7 @@ class SearchForm(PageForm):
     )
     field_order = ["name", "mrn", "birth_date", "page"]
 
-    def __init__(self, data: object = None, *, led_site_ids: list[int] | None = None) -> None:
+    def __init__(self, data: Any = None, *, led_site_ids: list[int] | None = None) -> None:
         super().__init__(data)
         self.led_site_ids = led_site_ids or []
 
