@@ -35,7 +35,7 @@ from tandem.core.lib.db import require_tables
 
 logger = logging.getLogger(__name__)
 STOP_GRACE = 10.0  # seconds `tandem serve` waits for the worker to stop before killing it
-EXPIRY_LOCK_TIMEOUT = 5  # seconds the exit path waits for a locked run row (PostgreSQL)
+EXPIRY_LOCK_TIMEOUT = 5  # seconds the exit path waits for a lock on the run rows
 TABLES = ("django_q_ormq", "django_q_schedule", "jobs_jobrun")
 
 
@@ -109,9 +109,13 @@ def stop(child: subprocess.Popen[bytes]) -> None:
 
 def _expire_abandoned_runs(services: Any, rules: Any) -> None:
     """Mark the runs the stopped worker abandoned — without ever holding up the server's exit:
-    on PostgreSQL a row another session has locked makes this give up after
-    :data:`EXPIRY_LOCK_TIMEOUT` (the next worker start expires it instead)."""
+    a row another session has locked (PostgreSQL) or the database's write lock (SQLite, whose
+    usual busy timeout is 20 s) makes this give up after :data:`EXPIRY_LOCK_TIMEOUT` (the next
+    worker start expires the runs instead)."""
     try:
+        if connection.vendor == "sqlite":  # before BEGIN IMMEDIATE, which waits for the lock
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {EXPIRY_LOCK_TIMEOUT * 1000}")
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
