@@ -77,29 +77,68 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
 
 
 def test(args: list[str]) -> int:
+    """Every test on SQLite and the database tests on PostgreSQL, side by side.
+
+    The two runs share no state (an in-memory SQLite database; a PostgreSQL test database; their
+    own TANDEM_VAR_DIR), so on a 2-core machine running them at once takes about the time of
+    the longer one. The PostgreSQL run's output goes to ``var/test-postgres.log`` and is printed
+    after the SQLite run; ``TANDEM_TEST_SERIAL=1`` runs them one after the other instead.
+    """
     ensure_venv(with_dev=True)
     base = dict(os.environ)
     base.pop("TANDEM_DATABASE_URL", None)
     pg_url = os.environ.get("TANDEM_TEST_POSTGRES_URL", DEFAULT_PG)
     pytest = [str(PY), "-m", "pytest", *args]
-
-    print("\n=== Run 1 of 2: every test on SQLite (the embedded default) ===", flush=True)
     sqlite_env = dict(base, TANDEM_TEST_DATABASE="sqlite", TANDEM_TEST_POSTGRES_URL=pg_url)
-    first = run(pytest, sqlite_env)
-    if first not in (0,):
-        return first
+    pg_var = ROOT / "var" / "test-postgres"
+    pg_env = dict(
+        base,
+        TANDEM_TEST_DATABASE="postgres",
+        TANDEM_DATABASE_URL=pg_url,
+        TANDEM_TEST_POSTGRES_URL=pg_url,
+        TANDEM_VAR_DIR=str(pg_var),
+    )
+    pg_cmd = [*pytest, "-m", "database"]
 
-    print("\n=== Run 2 of 2: database tests on PostgreSQL ===", flush=True)
     if not postgres_answers(pg_url):
         msg = f"no PostgreSQL server answers at {urlparse(pg_url).netloc}: PostgreSQL run skipped"
         if os.environ.get("TANDEM_REQUIRE_POSTGRES") == "1":
             say(msg + " (TANDEM_REQUIRE_POSTGRES=1 makes this a failure)")
             return 1
+        print("\n=== Every test on SQLite (the embedded default) ===", flush=True)
+        first = run(pytest, sqlite_env)
         say(msg)
-        return 0
-    pg_env = dict(base, TANDEM_TEST_DATABASE="postgres", TANDEM_DATABASE_URL=pg_url)
-    pg_env["TANDEM_TEST_POSTGRES_URL"] = pg_url
-    return run([*pytest, "-m", "database"], pg_env)
+        return first
+
+    if os.environ.get("TANDEM_TEST_SERIAL") == "1":
+        print("\n=== Run 1 of 2: every test on SQLite (the embedded default) ===", flush=True)
+        first = run(pytest, sqlite_env)
+        if first:
+            return first
+        print("\n=== Run 2 of 2: database tests on PostgreSQL ===", flush=True)
+        return run(pg_cmd, pg_env)
+
+    pg_var.mkdir(parents=True, exist_ok=True)
+    log_path = ROOT / "var" / "test-postgres.log"
+    print(
+        "\n=== Two runs side by side: every test on SQLite (below), the database tests on "
+        f"PostgreSQL (output in {log_path.relative_to(ROOT)}, printed after) ===",
+        flush=True,
+    )
+    with log_path.open("wb") as log:
+        pg = subprocess.Popen(pg_cmd, cwd=ROOT, env=pg_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            first = run(pytest, sqlite_env)
+            second = pg.wait()
+        except BaseException:
+            pg.terminate()
+            pg.wait()
+            raise
+    print("\n=== The database tests on PostgreSQL (ran beside the SQLite run) ===", flush=True)
+    sys.stdout.write(log_path.read_text(errors="replace"))
+    sys.stdout.flush()
+    say(f"SQLite run exit code {first}, PostgreSQL run exit code {second}")
+    return first or second
 
 
 def lint() -> int:
