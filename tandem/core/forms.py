@@ -25,3 +25,20 @@ class PageForm(forms.Form):
             for name, messages in self.errors.items()
             for message in messages
         ]
+
+
+class CodeForm(forms.Form):
+    """A code at sign-in: six digits from the authenticator app, or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        strip=True,
+        error_messages={"required": "Enter the code from your authenticator app."},
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(str(self.cleaned_data["code"]).split())
+        if not code.replace("-", "").isalnum():
+            raise forms.ValidationError("Enter the six digits from the app, or a recovery code.")
+        return code

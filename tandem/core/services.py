@@ -72,9 +72,10 @@ def grant_site_role(*, by: Any, user: Any, site: Site, role: str) -> SiteRole:
     return grant
 
 
-def record_sign_in(*, user: Any) -> None:
-    """Audit a successful sign-in by ``user`` (the session it opens is the write)."""
-    audit.record(actor=user, entry=audit.Entry("sign-in", "written"))
+def record_sign_in(*, user: Any, detail: str = "") -> None:
+    """Audit a successful sign-in by ``user`` (the session it opens is the write). ``detail``
+    says how, when not by password alone (``via=oidc``, ``second-factor=totp``)."""
+    audit.record(actor=user, entry=audit.Entry("sign-in", "written", detail=detail))
 
 
 def record_failed_sign_in(*, by: Any, username: str, reason: str) -> None:
@@ -88,6 +89,12 @@ def record_failed_sign_in(*, by: Any, username: str, reason: str) -> None:
     )
 
 
-def record_sign_out(*, user: Any) -> None:
-    """Audit ``user`` signing out."""
-    audit.record(actor=user, entry=audit.Entry("sign-out", "written"))
+def record_sign_out(*, user: Any, reason: str = "") -> None:
+    """Audit ``user`` signing out; ``reason`` idle when the session timed out."""
+    detail = f"reason={reason}" if reason else ""
+    audit.record(actor=user, entry=audit.Entry("sign-out", "written", detail=detail))
+
+
+def record_account_change(*, user: Any, action: str, detail: str = "") -> None:
+    """Audit a change a user made to their own sign-in (password, second factor)."""
+    audit.record(actor=user, entry=audit.Entry(f"write:{action}", "written", detail=detail))

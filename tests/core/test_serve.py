@@ -163,7 +163,10 @@ def test_in_production_behind_a_tls_proxy_it_redirects_to_https_and_sends_hsts(t
             tls.send("GET", "/login/", "X-Forwarded-Proto: https\r\n")
             status, headers = tls.head()
             assert status.startswith("HTTP/1.1 200")
-            assert headers["strict-transport-security"] == "max-age=31536000"
+            assert (
+                headers["strict-transport-security"]
+                == "max-age=31536000; includeSubDomains; preload"
+            )
             assert "secure" in headers["set-cookie"].lower()
         finally:
             plain.close()
