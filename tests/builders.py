@@ -158,9 +158,46 @@ def medication_order(**kw: Any) -> Any:
 
 
 def consent(**kw: Any) -> Any:
-    from tandem.consent.models import ConsentDirective
+    """An active directive, written straight to the tables (no service, no audit).
 
-    kw.setdefault("recipient_kind", "person")
-    kw.setdefault("purpose", "treatment")
+    Takes the new shape (``categories``, ``purposes``, ``recipients`` as dicts of
+    ``DirectiveRecipient`` fields) or the old single one (``category``, ``purpose``,
+    ``recipient_kind``/``recipient_practitioner``/``recipient_organization``/``recipient_site``
+    /``recipient_role``), which becomes a one-category, one-purpose, one-recipient directive.
+    """
+    from tandem.consent.models import ConsentDirective, DirectiveRecipient
+
+    categories = kw.pop("categories", None) or [kw.pop("category")]
+    kw.pop("category", None)
+    purposes = kw.pop("purposes", None) or [kw.pop("purpose", "treatment")]
+    kw.pop("purpose", None)
+    recipients = kw.pop("recipients", None)
+    if recipients is None:
+        kind = kw.pop("recipient_kind", "person")
+        recipients = [
+            {
+                "kind": kind,
+                "practitioner": kw.pop("recipient_practitioner", None),
+                "organization": kw.pop("recipient_organization", None),
+                "site": kw.pop("recipient_site", None),
+                "role": kw.pop("recipient_role", ""),
+            }
+        ]
     kw.setdefault("start", timezone.localdate() - dt.timedelta(days=1))
-    return ConsentDirective.objects.create(**kw)
+    kw.setdefault("status", "active")
+    directive = ConsentDirective.objects.create(categories=categories, purposes=purposes, **kw)
+    for r in recipients:
+        DirectiveRecipient.objects.create(directive=directive, **r)
+    return directive
+
+
+def emergency_access(*, user: Any, patient: Any, minutes: int = 60, **kw: Any) -> Any:
+    """An active break-the-glass grant (F28), written directly: no alerts (see
+    ``tandem.breakglass.services.declare`` for the whole declaration)."""
+    from tandem.breakglass.models import EmergencyAccess
+
+    now = timezone.now()
+    kw.setdefault("reason", "Emergency: needed the record to treat the patient now.")
+    kw.setdefault("declared_at", now - dt.timedelta(minutes=1))
+    kw.setdefault("expires_at", kw["declared_at"] + dt.timedelta(minutes=minutes))
+    return EmergencyAccess.objects.create(user=user, patient=patient, **kw)

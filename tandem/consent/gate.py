@@ -25,9 +25,15 @@ from django.utils import timezone
 
 from tandem.audit import services as audit
 from tandem.consent import rules
-from tandem.consent.models import ConsentDirective, Purpose
+from tandem.consent.models import (
+    DIRECTIVE_PURPOSES,
+    ConsentDirective,
+    DirectiveRecipient,
+    Purpose,
+    covered_categories,
+)
 from tandem.core.lib.access import AccessDenied as AccessDenied  # re-exported
-from tandem.core.models import CareTeamMember, Practitioner, Sensitivity, SiteRole
+from tandem.core.models import CareTeamMember, Practitioner, Sensitivity, Site, SiteRole
 
 # kind -> "app_label.Model". Kinds without a sensitivity column are always "normal". (The
 # patient's home site is withheld like a row of its own, as kind "home_site": see ``read``.)
@@ -183,11 +189,38 @@ def searchable_identifiers(*, user: Any, purpose: str) -> QuerySet:
     return identifier.objects.filter(_policy(reader, None, purpose).filter_for(identifier))
 
 
+# The basis of a read under an active break-the-glass grant (``tandem.breakglass``).
+EMERGENCY_BASIS = "emergency access (break-the-glass)"
+
+
+def emergency_grant(user: Any, patient_id: int) -> Any:
+    """The user's active break-the-glass grant for this patient, or None (F28).
+
+    A grant covers one patient, from its declaration until it expires (by time: no job needed),
+    and only while its holder is an active practitioner. Without one there is no emergency
+    basis, whoever asks (issue 12: emergency access used to need no grant)."""
+    if user is None or getattr(user, "pk", None) is None:
+        return None
+    if not Practitioner.objects.filter(user_id=user.pk, active=True).exists():
+        return None
+    now = timezone.now()
+    grants = apps.get_model("breakglass", "EmergencyAccess")
+    return (
+        grants.objects.filter(
+            user_id=user.pk, patient_id=patient_id, declared_at__lte=now, expires_at__gt=now
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+
+
 def _basis(reader: _Reader, patient: Any, purpose: str) -> str | None:
     if purpose == Purpose.PATIENT_ACCESS:
         return "the patient" if reader.own_patient_id == patient.pk else None
     if purpose == Purpose.EMERGENCY:
-        return "emergency access" if reader.practitioner is not None else None
+        if reader.practitioner is None:
+            return None
+        return EMERGENCY_BASIS if emergency_grant(reader.user, patient.pk) else None
     if purpose == Purpose.TREATMENT and reader.practitioner is not None:
         roles = list(
             CareTeamMember.objects.filter(_active_membership(reader), patient=patient)
@@ -205,28 +238,70 @@ def _basis(reader: _Reader, patient: Any, purpose: str) -> str | None:
     return None
 
 
-def _consented_labels(reader: _Reader, patient_id: int, purpose: str) -> set[str]:
-    if reader.practitioner is None:
-        return set()
+def _consented_labels(reader: _Reader, patient_id: int, purpose: str) -> dict[str, frozenset[int]]:
+    """The labels the patient's consent directives share with this reader for this purpose,
+    each with the ids of the directives that share it. One query.
+
+    A directive shares when it is active, in force today (start ≤ today ≤ end, in the patient's
+    home site's time zone: ``rules.directive_today``), names the purpose, and names the reader
+    through a recipient not revoked: the reader (a person); an organization of one of the
+    reader's sites; one of the reader's sites; or a care-team role the reader holds for this
+    patient. The reader's sites are their practitioner's sites and the sites of their site
+    roles. Category ``all`` shares the four categories (psychotherapy notes never).
+    """
+    if purpose not in DIRECTIVE_PURPOSES:
+        return {}
+    today = rules.directive_today()
     practitioner = reader.practitioner
-    org_ids = list(practitioner.sites.values_list("organization_id", flat=True))
-    team_roles = list(
-        CareTeamMember.objects.filter(
+    at_site = Q(roles__user_id=reader.user.pk)
+    if practitioner is not None:
+        at_site |= Q(practitioners=practitioner)
+    reader_sites = Site.objects.filter(at_site).values("pk")
+    reader_orgs = Site.objects.filter(pk__in=reader_sites).values("organization_id")
+    match = Q(kind="site", site_id__in=reader_sites) | Q(
+        kind="organization", organization_id__in=reader_orgs
+    )
+    if practitioner is not None:
+        team_roles = CareTeamMember.objects.filter(
             _active_membership(reader), patient_id=patient_id
-        ).values_list("role", flat=True)
+        ).values("role")
+        match |= Q(kind="person", practitioner=practitioner) | Q(kind="role", role__in=team_roles)
+    rows = (
+        DirectiveRecipient.objects.filter(
+            match,
+            Q(directive__end__isnull=True) | Q(directive__end__gte=today),
+            directive__patient_id=patient_id,
+            directive__status=ConsentDirective.Status.ACTIVE,
+            directive__start__lte=today,
+            revoked_on__isnull=True,
+        )
+        .values_list("directive_id", "directive__categories", "directive__purposes")
+        .distinct()
     )
-    directives = ConsentDirective.objects.filter(
-        Q(end__isnull=True) | Q(end__gte=reader.today),
-        patient_id=patient_id,
-        status=ConsentDirective.Status.ACTIVE,
-        purpose=purpose,
-        start__lte=reader.today,
-    ).filter(
-        Q(recipient_kind="person", recipient_practitioner=practitioner)
-        | Q(recipient_kind="organization", recipient_organization_id__in=org_ids)
-        | Q(recipient_kind="role", recipient_role__in=team_roles)
-    )
-    return set(directives.values_list("category", flat=True))
+    granted: dict[str, set[int]] = {}
+    for directive_id, categories, purposes in rows:
+        if purpose not in (purposes or ()):
+            continue
+        for label in covered_categories(categories or ()):
+            granted.setdefault(label, set()).add(directive_id)
+    return {label: frozenset(ids) for label, ids in granted.items()}
+
+
+def basis_slug(basis: str) -> str:
+    """The audit token for a basis: ``care team (pcp)`` → ``care-team``, ``site role`` →
+    ``site-role``, ``the patient`` → ``the-patient``, ``emergency access …`` →
+    ``emergency-access`` (read back by the disclosures report from ``basis=<slug>``)."""
+    words = basis.split("(")[0].strip().lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in words).split()) or "unknown"
+
+
+def basis_for(*, user: Any, patient_id: int, purpose: str) -> str | None:
+    """The reader's basis for ``purpose`` access to the patient, or None (not audited: for
+    decisions such as who may manage a patient's directives)."""
+    patient = apps.get_model("registry", "Patient").objects.filter(pk=patient_id).first()
+    if patient is None or user is None or getattr(user, "pk", None) is None:
+        return None
+    return _basis(_reader(user), patient, purpose)
 
 
 def _inside_behavioral_health(reader: _Reader, patient_id: int | None) -> bool:
@@ -253,6 +328,16 @@ class _Policy:
     # The units of the reader's Part 2 programs, by ``rules.UNIT_FIELDS`` name: the programs,
     # their sites and their practitioners. A ``substance-use`` row of one of them is shown.
     part2_units: tuple[tuple[str, frozenset[int]], ...] = ()
+    # The labels granted only by consent directives, with the directives' ids.
+    consents: tuple[tuple[str, frozenset[int]], ...] = ()
+    # The reader's user id: a consent directive is shown to whoever recorded it, whatever its
+    # label (they took it down with the patient; hiding it would stop them signing or revoking
+    # what they recorded, and tells them nothing they were not told).
+    recorder_id: int | None = None
+
+    def consent_ids(self) -> list[int]:
+        """The directives that widen this policy (for the audit detail ``consent=``)."""
+        return sorted({pk for _, ids in self.consents for pk in ids if pk})
 
     def filter_for(self, model: Any) -> Q | None:
         """The row filter for ``model``; None when the model carries no label."""
@@ -263,6 +348,8 @@ class _Policy:
         own_part2 = self._own_part2_rows(fields)
         if own_part2 is not None:
             allowed |= Q(sensitivity=Sensitivity.SUBSTANCE_USE) & own_part2
+        if self.recorder_id is not None and "recorded_by" in fields:
+            allowed |= Q(recorded_by_id=self.recorder_id)
         if self.author_id is not None and "author" in fields:
             allowed |= Q(sensitivity=Sensitivity.PSYCHOTHERAPY_NOTE, author_id=self.author_id)
         return allowed
@@ -305,9 +392,15 @@ def _part2_units(practitioner: Practitioner | None) -> tuple[tuple[str, frozense
     )
 
 
-def _policy(reader: _Reader, patient_id: int | None, purpose: str) -> _Policy:
+def _policy(
+    reader: _Reader, patient_id: int | None, purpose: str, *, proposed: Iterable[str] = ()
+) -> _Policy:
     """The policy for one patient; with ``patient_id`` None, what holds whoever the patient is
-    (no care-team role, no consent directive: what a search may match on)."""
+    (no care-team role, no consent directive: what a search may match on).
+
+    ``proposed``: the categories of a directive not yet saved that names this reader for this
+    purpose (the "try my policy" preview, ``queries.preview``; its id is 0).
+    """
     labels = {Sensitivity.NORMAL.value}
     own = purpose == Purpose.PATIENT_ACCESS
     emergency = purpose == Purpose.EMERGENCY
@@ -317,11 +410,22 @@ def _policy(reader: _Reader, patient_id: int | None, purpose: str) -> _Policy:
         labels.add(Sensitivity.MENTAL_HEALTH)
     if own or emergency:
         labels.add(Sensitivity.SUBSTANCE_USE)
+    consents: dict[str, frozenset[int]] = {}
     if patient_id is not None:
-        consented = _consented_labels(reader, patient_id, purpose)
-        labels |= consented & set(ConsentDirective.Category.values)
+        # Only what a directive adds counts as its grant (``read`` names those directives).
+        found = dict(_consented_labels(reader, patient_id, purpose))
+        for label in covered_categories(proposed):
+            found[label] = found.get(label, frozenset()) | {0}
+        consents = {label: ids for label, ids in found.items() if label not in labels}
+        labels |= set(consents)
     author = reader.practitioner.pk if reader.practitioner is not None else None
-    return _Policy(frozenset(labels), author, _part2_units(reader.practitioner))
+    return _Policy(
+        frozenset(labels),
+        author,
+        _part2_units(reader.practitioner),
+        tuple(sorted(consents.items())),
+        reader.user.pk if reader.user is not None else None,
+    )
 
 
 def read(
@@ -340,6 +444,14 @@ def read(
     patient = patient_model.objects.filter(pk=patient_id).first()
     reader = _reader(user)
     basis = _basis(reader, patient, purpose) if patient is not None else None
+    # No treatment basis: an active break-the-glass grant reads as an emergency (F28).
+    if (
+        basis is None
+        and patient is not None
+        and purpose == Purpose.TREATMENT
+        and _basis(reader, patient, Purpose.EMERGENCY) is not None
+    ):
+        purpose, basis = Purpose.EMERGENCY, EMERGENCY_BASIS
     if basis is None:
         audit.record(
             actor=user,
@@ -384,6 +496,10 @@ def read(
             shown = shown[: request.limit]
         disclosure.data[request.kind] = list(shown)
     withheld = ";".join(f"{r.kind}:{r.label}x{r.count}" for r in disclosure.redactions)
+    consent_ids = policy.consent_ids()
+    tokens = f" basis={basis_slug(basis)}" + (
+        " consent=" + ",".join(map(str, consent_ids)) if consent_ids else ""
+    )
     audit.record(
         actor=user,
         entry=audit.Entry(
@@ -392,7 +508,7 @@ def read(
             patient.pk,
             kinds,
             purpose,
-            (detail + (f" withheld={withheld}" if withheld else "")).strip(),
+            (detail + (f" withheld={withheld}" if withheld else "") + tokens).strip(),
         ),
     )
     return disclosure

@@ -31,8 +31,9 @@ patient of a Part 2 program, 2.13(c)) are labelled by the same rules:
 - a care-team membership: its unit (program, else practitioner);
 - an identifier: the site that issued it (Medicaid and plan ids have none: ``normal``);
 - a coverage span: its payer;
-- a consent directive: its category (a directive to share substance-use records says that
-  there are some).
+- a consent directive: the most protective of its categories (substance-use > mental-health >
+  hiv > reproductive-health; ``all`` is substance-use): a directive to share substance-use
+  records says that there are some.
 - a task (``tasks.Task``): given by its creator, else its creator's unit and its queue's site
   (:func:`label_task`).
 A patient's home site, shown in the summary's header and in patient lists, carries its site's
@@ -55,12 +56,16 @@ Disclosure (what a reader with a treatment relationship may see; ``gate`` applie
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps as django_apps
+from django.conf import settings
+from django.utils import timezone
 
 from tandem.core.models import Sensitivity
 
@@ -234,8 +239,74 @@ def label_home_site(patient: Any) -> str:
 
 
 def label_consent(category: str) -> str:
-    """A consent directive's label: its category (it says there are records of that kind)."""
-    return category
+    """A consent directive's label for one category (it says there are records of that kind);
+    ``all`` is ``substance-use``, the most protective."""
+    return Sensitivity.SUBSTANCE_USE if category == "all" else category
+
+
+# Consent categories, most protective first: a directive with several takes the first.
+DIRECTIVE_CATEGORY_ORDER = (
+    Sensitivity.SUBSTANCE_USE,
+    Sensitivity.MENTAL_HEALTH,
+    Sensitivity.HIV,
+    Sensitivity.REPRODUCTIVE_HEALTH,
+)
+
+
+def label_directive(categories: Iterable[str]) -> str:
+    """A consent directive's label: the most protective of its categories (substance-use >
+    mental-health > hiv > reproductive-health; ``all`` is substance-use)."""
+    labels = {label_consent(c) for c in categories}
+    for label in DIRECTIVE_CATEGORY_ORDER:
+        if label in labels:
+            return str(label)
+    raise ValueError(f"a consent directive needs a known category, not {sorted(labels)}")
+
+
+def directive_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date for consent directives: in the patient's home site's time zone.
+
+    ``core.Site`` has no time-zone field, so it is ``TIME_ZONE``'s (``TANDEM_TIME_ZONE``) for
+    every patient: a directive ending on the 31st is in force until midnight there, whatever
+    the server's clock or the reader's active time zone says.
+    """
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return (now or timezone.now()).astimezone(zone).date()
+
+
+def carries_part2(labels: Iterable[str]) -> bool:
+    """Whether data with these labels includes 42 CFR Part 2 records: then anything that
+    leaves Tandem with it (an export, a FHIR bundle, a PDF, a message) must carry
+    :data:`REDISCLOSURE_NOTICE` (42 CFR 2.32)."""
+    return any(label == Sensitivity.SUBSTANCE_USE or label == "all" for label in labels)
+
+
+# 42 CFR 2.32(a)(1), as amended by the 2024 final rule (89 FR 12472, Feb 16 2024): the notice
+# that must accompany each disclosure of Part 2 records made with the patient's consent.
+REDISCLOSURE_NOTICE = (
+    "This record which has been disclosed to you is protected by Federal confidentiality "
+    "rules (42 CFR part 2). These rules prohibit you from using or disclosing this record, or "
+    "testimony that describes the information contained in this record, in any civil, "
+    "criminal, administrative, or legislative proceedings by any Federal, State, or local "
+    "authority, against the patient, unless authorized by the consent of the patient, except "
+    "as provided at 42 CFR 2.12(c)(5) or as authorized by a court in accordance with 42 CFR "
+    "2.64 or 2.65. In addition, the Federal rules prohibit you from making any other use or "
+    "disclosure of this record unless at least one of the following applies: "
+    "(i) Further use or disclosure is expressly permitted by the written consent of the "
+    "individual whose information is being disclosed in this record or as otherwise permitted "
+    "by 42 CFR part 2. "
+    "(ii) You are a covered entity or business associate and have received the record for "
+    "treatment, payment, or health care operations, or "
+    "(iii) You have received the record from a covered entity or business associate as "
+    "permitted by 45 CFR part 164, subparts A and E. "
+    "A general authorization for the release of medical or other information is NOT "
+    "sufficient to meet the required elements of written consent to further use or redisclose "
+    "the record (see 42 CFR 2.31)."
+)
+# 2.32(a)(2): the abbreviated notice allowed where space is short (a screen banner, a label).
+REDISCLOSURE_NOTICE_SHORT = (
+    "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+)
 
 
 # What being on a registry cohort (``registry.CohortMembership``) says about a patient. A
@@ -312,7 +383,7 @@ _LABELLERS = {
     "core.CareTeamMember": unit_label,
     "registry.PatientIdentifier": unit_label,
     "registry.Coverage": lambda row: _organization_of(row.payer),
-    "consent.ConsentDirective": lambda row: label_consent(row.category),
+    "consent.ConsentDirective": lambda row: label_directive(row.categories),
 }
 
 
@@ -393,12 +464,16 @@ def backfill(model: Any, units: Units) -> None:
     For the data migrations that add a label to a table or change a rule. Rows take
     ``substance-use`` from a Part 2 unit (psychotherapy notes stay theirs) and
     ``mental-health`` from a behavioral unit where they are still ``normal`` — the order of
-    rules 1–6. Coverage follows its payer; a consent directive its category.
+    rules 1–6. Coverage follows its payer; a consent directive its categories.
     """
     rows = model.objects
     if model._meta.label == "consent.ConsentDirective":
-        for category in set(rows.values_list("category", flat=True)):
-            rows.filter(category=category).update(sensitivity=label_consent(category))
+        if "categories" not in {f.name for f in model._meta.get_fields()}:  # before consent 0005
+            for category in set(rows.values_list("category", flat=True)):
+                rows.filter(category=category).update(sensitivity=label_consent(category))
+            return
+        for pk, categories in rows.values_list("pk", "categories"):
+            rows.filter(pk=pk).update(sensitivity=label_directive(categories))
         return
     column, paths = _BACKFILL.get(model._meta.label, ("sensitivity", []))
     names = {f.name for f in model._meta.get_fields()}
@@ -429,6 +504,7 @@ SITE_ROLE_PURPOSES: dict[str, frozenset[str]] = {
     "leader": frozenset({"operations"}),
     "quality": frozenset({"operations"}),
     "front-desk": frozenset(),
+    "privacy-officer": frozenset(),  # reads audit data, not charts
 }
 
 # Care-team roles that make a reader "inside behavioral health" for this patient.

@@ -57,6 +57,8 @@ DAILY_REFRESH = Job(
         # scores, in a transaction of its own.
         Step("cohorts", "Cohorts rebuilt", "tandem.registry.jobs.rebuild_cohorts", atomic=False),
         Step("risk", "Risk scores rebuilt", "tandem.registry.jobs.rebuild_risk", atomic=False),
+        # Directives past their end date are marked expired before the worklists read them.
+        Step("consents", "Consent directives expired", "tandem.consent.jobs.expire_directives"),
         # Worklists write item by item: one transaction for the step keeps them consistent.
         Step("worklists", "Worklists rebuilt", "tandem.outreach.jobs.rebuild_worklists"),
     ),

@@ -144,7 +144,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json(results: Sequence[Mapping[str, Any]], version: MeasureVersion, period) -> bytes:
+def _json(
+    results: Sequence[Mapping[str, Any]], version: MeasureVersion, period, *, part2: bool = False
+) -> bytes:
+    from tandem.consent import redisclosure
+
     summary: dict[str, Any] = {"patients": len(results), "groups": []}
     for gi, gid in enumerate(version.group_ids):
         counts = dict.fromkeys(conformance.POPULATIONS, 0)
@@ -164,6 +168,7 @@ def _json(results: Sequence[Mapping[str, Any]], version: MeasureVersion, period)
         "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
         "patients": results,
         "summary": summary,
+        **redisclosure.json_field(part2),
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
 
@@ -185,13 +190,22 @@ def _population(code: str, count: int) -> dict[str, Any]:
     return {"code": {"coding": [{"system": system, "code": code}]}, "count": count}
 
 
-def _measure_report(results: Sequence[Mapping[str, Any]], version: MeasureVersion, period) -> bytes:
+def _measure_report(
+    results: Sequence[Mapping[str, Any]],
+    version: MeasureVersion,
+    period,
+    part2: frozenset[str] | set[str] = frozenset(),
+) -> bytes:
     """A FHIR Bundle: the summary MeasureReport, then one individual report per patient.
 
     Individual reports carry the patient's 0/1 per population and, as ``evaluatedResource``-
     style extension text, the evidence that decided it (ids, dates, values). ``measure`` is the
-    version's canonical (``url|version`` for a published eCQM).
+    version's canonical (``url|version`` for a published eCQM). The bundle and the reports
+    of patients in ``part2`` (results that are 42 CFR Part 2 data) carry the Part 2 security
+    labels and the redisclosure notice (``consent.redisclosure.label_fhir``).
     """
+    from tandem.consent import redisclosure
+
     span = {"start": period[0].isoformat(), "end": period[1].isoformat()}
     groups = []
     for gi, gid in enumerate(version.group_ids):
@@ -246,8 +260,12 @@ def _measure_report(results: Sequence[Mapping[str, Any]], version: MeasureVersio
                 for g in p["groups"]
             ],
         }
+        if str(p["id"]) in part2:  # the report of a patient whose result is Part 2 data
+            redisclosure.label_fhir(report)
         entries.append({"fullUrl": f"urn:tandem:MeasureReport/{report['id']}", "resource": report})
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    if part2:
+        redisclosure.label_fhir(bundle)
     return orjson.dumps(bundle, option=orjson.OPT_INDENT_2)
 
 
@@ -293,6 +311,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             version=version.id,
             engine=args.engine,
             valuesets=vs,
+            label_of=run.label_of(info.key),
             **source,
         )
     else:
@@ -301,12 +320,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         results = definitions.evaluate(
             info.key, tables, period, version=version.id, engine=args.engine, valuesets=vs
         )
+    # Results of Part 2 data read from Tandem's database carry the 42 CFR 2.32 notice.
+    from tandem.consent import redisclosure
+
+    part2 = {str(r["id"]) for r in results if r.pop("label", None) == redisclosure.PART2}
     if args.format == "json":
-        sys.stdout.buffer.write(_json(results, version, period) + b"\n")
+        sys.stdout.buffer.write(_json(results, version, period, part2=bool(part2)) + b"\n")
     elif args.format == "csv":
-        sys.stdout.write(_csv(results))
+        sys.stdout.write((redisclosure.csv_comment() if part2 else "") + _csv(results))
     else:
-        sys.stdout.buffer.write(_measure_report(results, version, period) + b"\n")
+        sys.stdout.buffer.write(_measure_report(results, version, period, part2=part2) + b"\n")
     return 0
 
 

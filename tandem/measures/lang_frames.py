@@ -81,6 +81,7 @@ TIME_COLUMNS = {
     "coverage": "start_date",
     "claims": "billable_start",
     "care_team": "start_date",
+    "consent_directives": "start_date",
 }
 """The column ``Frame.evidence`` sorts by, per table."""
 

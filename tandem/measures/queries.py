@@ -217,6 +217,7 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {_id("c.practitioner_id")} AS practitioner_id, c.role,
                    c.start AS start_date, c."end" AS end_date
               FROM core_careteammember c WHERE c.patient_id {scoped}""",
+        "consent_directives": _consent_select(vendor, scoped),
         "practitioners": f"""
             SELECT {_id("p.id")} AS practitioner_id, p.discipline, p.npi,
                    (SELECT {_id("ps.site_id")} FROM core_practitioner_sites ps
@@ -224,9 +225,52 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
               FROM core_practitioner p""",
         "sites": f"""
             SELECT {_id("s.id")} AS site_id, s.name, s.kind,
-                   s.integration_go_live AS integration_go_live
+                   s.integration_go_live AS integration_go_live,
+                   {_id("s.organization_id")} AS organization_id
               FROM core_site s""",
     }
+
+
+CONSENT_CATEGORIES = ("substance-use", "mental-health", "hiv", "reproductive-health")
+CONSENT_PURPOSES = ("treatment", "payment", "operations", "research")
+TPO = ("treatment", "payment", "operations")
+
+
+def _values(column: str, values: tuple[str, ...]) -> str:
+    return " UNION ALL ".join(f"SELECT '{v}' AS {column}" for v in values)
+
+
+def _consent_select(vendor: str, scoped: str) -> str:
+    """Consent directives, one row per directive x category x purpose x recipient.
+
+    ``categories`` and ``purposes`` are JSON lists: a category is covered when the list holds
+    it or ``all``; a purpose when the list holds it, or the directive is a single Part 2
+    consent for treatment, payment and operations (``part2_tpo``). A recipient's revocation
+    is its day in UTC."""
+    text = lambda c: c if vendor == "sqlite" else f"CAST({c} AS TEXT)"  # noqa: E731
+    holds = lambda c, v: f"{text(c)} LIKE '%\"' || {v} || '\"%'"  # noqa: E731
+    revoked = (
+        "substr(r.revoked_on, 1, 10)"
+        if vendor == "sqlite"
+        else "CAST(r.revoked_on AT TIME ZONE 'UTC' AS DATE)"
+    )
+    tpo = ", ".join(f"'{p}'" for p in TPO)
+    return f"""
+            SELECT {_id("d.id")} AS directive_id, {_id("d.patient_id")} AS patient_id, d.status,
+                   cat.category, pur.purpose, d.start AS start_date, d."end" AS end_date,
+                   r.kind AS recipient_kind,
+                   {_id("COALESCE(r.practitioner_id, r.organization_id, r.site_id)")}
+                     AS recipient_id,
+                   {_nz("r.role")} AS recipient_role, {revoked} AS recipient_revoked_date,
+                   d.sensitivity
+              FROM consent_consentdirective d
+              JOIN consent_directiverecipient r ON r.directive_id = d.id
+              JOIN ({_values("category", CONSENT_CATEGORIES)}) cat
+                ON ({holds("d.categories", "cat.category")} OR {holds("d.categories", "'all'")})
+              JOIN ({_values("purpose", CONSENT_PURPOSES)}) pur
+                ON ({holds("d.purposes", "pur.purpose")}
+                    OR (d.part2_tpo AND pur.purpose IN ({tpo})))
+             WHERE d.patient_id {scoped}"""
 
 
 def _empty_select(vendor: str, table: str) -> str:

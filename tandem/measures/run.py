@@ -49,6 +49,25 @@ BEHAVIORAL_COHORT_MEASURES = (
 )  # fmt: skip
 SENSITIVITY: dict[str, str] = dict.fromkeys(BEHAVIORAL_COHORT_MEASURES, "mental-health")
 DEFAULT_SENSITIVITY = "normal"
+# Measures whose rows are labelled per patient (TANDEM-CONSENT: SMI or SUD, so mental-health or
+# substance-use; ``definitions.consent.patient_label``); others use SENSITIVITY.
+SENSITIVITY["TANDEM-CONSENT"] = "mental-health"
+
+
+def _patient_labels() -> dict[str, Callable[[Any], str]]:
+    from tandem.measures.definitions import consent
+
+    return {"TANDEM-CONSENT": consent.patient_label}
+
+
+def label_of(key: str) -> Callable[[Any], str]:
+    """The label of one patient's result of measure ``key``, as stored (per patient, else the
+    measure's): for the redisclosure notice on exports (``tandem measure evaluate``)."""
+    per_patient = _patient_labels().get(key)
+    if per_patient is not None:
+        return per_patient
+    label = SENSITIVITY.get(key, DEFAULT_SENSITIVITY)
+    return lambda _patient: label
 
 
 @dataclass(frozen=True)
@@ -194,5 +213,6 @@ def _run_one(
                 period=period,
                 started_at=started,
                 sensitivity=SENSITIVITY.get(key, DEFAULT_SENSITIVITY),
+                label_of=_patient_labels().get(key),
             ).pk
     return Outcome(key, len(result.patients), counts, run_id, version=version.id)

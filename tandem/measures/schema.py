@@ -242,6 +242,23 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("name", S),
         ("kind", S),  # primary-care | cmhc | co-located-bh | sud-program | hospital
         ("integration_go_live", D),
+        ("organization_id", S),  # the organization running the site
+    ],
+    # Consent directives (F26): one row per directive x category x purpose x recipient (like
+    # one row per coding: count distinct ids). "all" categories are expanded to the four.
+    "consent_directives": [
+        ("directive_id", S),
+        ("patient_id", S),
+        ("status", S),  # draft | active | revoked | expired | entered-in-error
+        ("category", S),  # substance-use | mental-health | hiv | reproductive-health
+        ("purpose", S),  # treatment | payment | operations | research
+        ("start_date", D),
+        ("end_date", D),  # null = no end date
+        ("recipient_kind", S),  # person | organization | site | role
+        ("recipient_id", S),  # practitioner, organization or site id (null for a role)
+        ("recipient_role", S),  # care-team role (pcp, ...) for kind role
+        ("recipient_revoked_date", D),  # this recipient's revocation (null = not revoked)
+        ("sensitivity", S),  # the directive's label (tandem.consent.rules)
     ],
 }
 

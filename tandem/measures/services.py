@@ -10,7 +10,7 @@ opens one per run) makes a failure leave nothing half-written.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -62,10 +62,13 @@ def store_run(
     period: tuple[dt.date, dt.date],
     started_at: dt.datetime,
     sensitivity: str = "normal",
+    label_of: Callable[[PatientResult], str] | None = None,
 ) -> MeasureRun:
     """Store a run and one row per patient and group (the patient's place and evidence).
 
     ``measure`` is the measure key (CMS122), ``version`` the version evaluated (CMS122v13).
+    Rows are labelled ``sensitivity``, or, given ``label_of``, each patient in an initial
+    population by ``label_of(patient)`` (TANDEM-CONSENT: substance-use for SUD patients).
     """
     run = MeasureRun.objects.create(
         measure=measure,
@@ -78,7 +81,7 @@ def store_run(
         patients=len(result),
         summary=_jsonable([row.__dict__ for row in result.summary]),
     )
-    rows = _rows(result, sensitivity)
+    rows = _rows(result, sensitivity, label_of)
     write = _copy if connection.vendor == "postgresql" else _insert
     written = write(run.pk, rows)
     audit.record(
@@ -98,7 +101,11 @@ def store_run(
 Tail = tuple[Any, ...]  # a row's values after run_id and patient_id, in COLUMNS order
 
 
-def _rows(result: MeasureResult, sensitivity: str) -> Iterator[tuple[int, Tail, bool]]:
+def _rows(
+    result: MeasureResult,
+    sensitivity: str,
+    label_of: Callable[[PatientResult], str] | None = None,
+) -> Iterator[tuple[int, Tail, bool]]:
     """``(patient_id, tail, shared)`` per patient and group, in patient order. Patients in no
     initial population all have the same tail (nothing to report but their id): it is built
     once and ``shared``; the others are built :data:`CHUNK` at a time (bounded memory)."""
@@ -112,7 +119,9 @@ def _rows(result: MeasureResult, sensitivity: str) -> Iterator[tuple[int, Tail, 
         for i in range(start, stop):
             pid = int(ids[i])
             if inside[i]:
-                for tail in _tails(next(built), sensitivity):
+                patient = next(built)
+                label = label_of(patient) if label_of else sensitivity
+                for tail in _tails(patient, label):
                     yield pid, tail, False
             else:
                 for tail in shared:

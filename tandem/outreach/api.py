@@ -27,7 +27,7 @@ from tandem.api import (
     record_read,
     requires,
 )
-from tandem.consent import gate
+from tandem.consent import gate, redisclosure
 from tandem.outreach import queries, rules, services
 
 router = Router(auth=requires("worklists:read"))
@@ -100,9 +100,17 @@ class ProtocolOut(Schema):
     next_due: dt.date | None
 
 
+REDISCLOSURE_FIELD = "The 42 CFR 2.32 notice when the response includes Part 2 rows"
+
+
 class ItemDetailOut(ItemOut):
     protocol: ProtocolOut
     attempts: list[AttemptOut]
+    redisclosure_notice: str | None = Field(None, description=REDISCLOSURE_FIELD)
+
+
+class ItemPage(Page[ItemOut]):
+    redisclosure_notice: str | None = Field(None, description=REDISCLOSURE_FIELD)
 
 
 class ItemQuery(PageQuery):
@@ -220,6 +228,7 @@ def _detail_out(request: HttpRequest, view: queries.ItemView) -> dict[str, Any]:
             "next_due": status.next_due if view.item.is_open else None,
         },
         "attempts": [_attempt(a) for a in view.attempts],
+        "redisclosure_notice": redisclosure.for_rows([view.item, *view.attempts]) or None,
     }
 
 
@@ -311,7 +320,7 @@ def claim(request: HttpRequest, item_id: int) -> dict[str, Any]:
     return _detail_out(request, _detail(request, item_id))
 
 
-@router.get("/{key}/items", response=Page[ItemOut], summary="A worklist's items (ranked)")
+@router.get("/{key}/items", response=ItemPage, summary="A worklist's items (ranked)")
 def list_items(request: HttpRequest, key: str, q: Query[ItemQuery]) -> dict[str, Any]:
     _may_use(request)
     if queries.worklist(key) is None:
@@ -330,4 +339,7 @@ def list_items(request: HttpRequest, key: str, q: Query[ItemQuery]) -> dict[str,
     )
     if not page.object_list:
         record_read(request, f"worklist {key[:60]}")
-    return page_of(request, page, [_item(i) for i in page.object_list])
+    return {
+        **page_of(request, page, [_item(i) for i in page.object_list]),
+        "redisclosure_notice": redisclosure.for_rows(page.object_list) or None,
+    }

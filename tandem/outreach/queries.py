@@ -34,6 +34,8 @@ SORTS = {
     "due": (F("next_due").asc(nulls_last=True), "-rank", "pk"),
     "opened": ("-opened_at", "pk"),
 }
+# The "rank" order of a list ranked by its deadline (``Worklist.rank_by_due``: expiring consents).
+BY_DUE = (F("due").asc(nulls_last=True), "-rank", "opened_at", "pk")
 STATE_FILTERS = ("open", *[s for s, _ in rules.STATES], "all")
 OWNER_FILTERS = ("any", "me", "none")
 
@@ -175,13 +177,20 @@ def worklist_page(
         _ranked(items, user, purpose)
         .annotate(attempt_count=attempts.annotate(n=Count("pk")).values("n")[:1])
         .select_related("patient", "owner", "site")
-        .order_by(*SORTS[filters.sort])
+        .order_by(*_sort(key, filters.sort))
     )
     result = Paginator(items, page_size).get_page(filters.page)
     result.object_list = list(result.object_list)
     patients = [item.patient for item in result.object_list]
     gate.record_listing(user=user, patients=patients, purpose=purpose, detail=f"{detail} {key}")
     return result
+
+
+def _sort(key: str, sort: str) -> tuple[Any, ...]:
+    listed = rules.BUILT_IN.get(key)
+    if sort == "rank" and listed is not None and listed.rank_by_due:
+        return BY_DUE
+    return SORTS[sort]
 
 
 def sites() -> list[Site]:

@@ -12,6 +12,8 @@ Worklists (F3; documented for people in ``docs/worklists.md``):
 - ``follow-up-7-day`` — an ED visit or a psychiatric discharge in the last 30 days without a
   follow-up visit since (time-critical: due within 7 days of discharge). Closes with the
   follow-up visit.
+- ``consent-expiring`` — an active consent directive ending within 30 days and not renewed.
+  Closes when each listed directive is renewed, revoked or has ended. Ranked by expiry.
 - ``gap-<measure>`` — one per stored measure: the patients with an open care gap in the latest
   stored run (denominator, not numerator, not excluded or excepted; for an inverse measure such
   as CMS122 "HbA1c > 9%", the numerator). Closes when the latest run no longer shows the gap.
@@ -206,6 +208,8 @@ class Worklist:
     # aged out of the look-back).
     standing: bool = True
     parameters: dict[str, int] = field(default_factory=dict)
+    # The "rank" order: by risk score (default), or by the nearest deadline (``due``) first.
+    rank_by_due: bool = False
 
 
 WORKLISTS: tuple[Worklist, ...] = (
@@ -259,6 +263,19 @@ WORKLISTS: tuple[Worklist, ...] = (
         time_critical=True,
         protocol=Protocol(min_attempts=3, min_channels=2, window_days=7, cadence_days=1),
         parameters={"lookback_days": 30, "follow_up_days": 7},
+    ),
+    Worklist(
+        key="consent-expiring",
+        title="Consent directives expiring within 30 days",
+        who="Patients with an active consent directive whose end date falls within the next "
+        "30 days (today included) and that no newer active directive renews.",
+        why="The directive that ends first: its end date, categories and recipients (all "
+        "expiring directives in the evidence).",
+        closes_when="Every listed directive was renewed (a newer active directive covering the "
+        "same categories, purposes and recipients, lasting longer), revoked, or has ended.",
+        criteria="consent-expiring",
+        parameters={"within_days": 30},
+        rank_by_due=True,
     ),
 )
 BUILT_IN = {w.key: w for w in WORKLISTS}
@@ -316,6 +333,7 @@ EVIDENCE_LABELS = {
     "version": "Measure version",
     "run": "Stored run",
     "groups": "Evidence by group",
+    "directives": "Expiring directives",
 }
 
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from tandem.consent import gate
+from tandem.consent import gate, redisclosure
 from tandem.core.lib.http import refusals_as_404
 from tandem.core.views import HtmxHttpRequest, bad_request
 from tandem.outreach import forms, letters, queries, rules, services
@@ -94,6 +94,7 @@ def worklist(request: HtmxHttpRequest, key: str) -> HttpResponse:
         "page": page,
         "query": _query_without_page(request),
         "can_act": purpose == "treatment",
+        "redisclosure": redisclosure.for_rows(page.object_list),
         "breadcrumbs": [("Worklists", reverse("worklists")), (listed.title, None)],
     }
     template = "outreach/_items.html" if request.htmx else "outreach/worklist.html"
@@ -158,6 +159,9 @@ def _item_context(request: HttpRequest, view: queries.ItemView, **forms_: Any) -
         "age": view.patient.age_on(view.patient.deceased_date or timezone.localdate()),
         "status": view.status,
         "evidence": rules.evidence_rows(item.evidence),
+        "redisclosure": redisclosure.notice_if(
+            redisclosure.carries_part2([item]) or redisclosure.in_disclosure(view.disclosure)
+        ),
         "mrn": view.extra.get("mrn", ""),
         "pcp": view.extra.get("pcp", ""),
         "risk": risk.get(item.patient_id),

@@ -29,7 +29,7 @@ from tandem.api import (
     record_read,
     requires,
 )
-from tandem.consent import gate
+from tandem.consent import gate, redisclosure
 from tandem.core.lib import display
 from tandem.core.queries import purpose_for, role_of
 from tandem.measures import queries as measure_queries
@@ -60,6 +60,9 @@ class Section(Schema, Generic[T]):
     patient_id: int
     items: list[T]
     withheld: list[Notice]
+    redisclosure_notice: str | None = Field(
+        None, description="The 42 CFR 2.32 notice when the response includes Part 2 rows"
+    )
 
 
 def _name(obj: Any) -> str | None:
@@ -144,6 +147,9 @@ class PatientOut(Schema):
     coverage: list[CoverageOut]
     withheld: list[Notice]
     sections: dict[str, str] = Field(description="Section name -> its path in the API")
+    redisclosure_notice: str | None = Field(
+        None, description="The 42 CFR 2.32 notice when the response includes Part 2 rows"
+    )
 
 
 class CareTeamOut(Schema):
@@ -309,6 +315,9 @@ class EngagementOut(Schema):
     open_gaps: list[GapOut]
     open_request: str | None = Field(description="The open engagement task's title, if any")
     withheld: list[Notice]
+    redisclosure_notice: str | None = Field(
+        None, description="The 42 CFR 2.32 notice when the response includes Part 2 rows"
+    )
 
 
 class AssessmentOut(Schema):
@@ -458,6 +467,7 @@ def patient(request: HttpRequest, patient_id: int) -> dict[str, Any]:
             name: reverse(f"api:patient-{name}", kwargs={"patient_id": p.pk})
             for name in [*SECTIONS, "gaps", "engagement"]
         },
+        "redisclosure_notice": redisclosure.for_disclosure(disclosure) or None,
     }
 
 
@@ -470,6 +480,7 @@ def _section_endpoint(name: str, kind: str, schema: type[Schema], summary: str) 
             "patient_id": patient_id,
             "items": disclosure.data[kind],
             "withheld": _notices(disclosure, (kind,)),
+            "redisclosure_notice": redisclosure.for_rows(disclosure.data[kind]) or None,
         }
 
     handler.__name__ = handler.__qualname__ = f"patient_{name.replace('-', '_')}"
@@ -512,7 +523,12 @@ def patient_gaps(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     merged: dict[str, dict[str, Any]] = {}
     for r in found.withheld:
         merged.setdefault(r.reason, {"count": 0, "reason": r.reason})["count"] += r.count
-    return {"patient_id": patient_id, "items": found.items, "withheld": list(merged.values())}
+    return {
+        "patient_id": patient_id,
+        "items": found.items,
+        "withheld": list(merged.values()),
+        "redisclosure_notice": redisclosure.for_rows(found.items) or None,
+    }
 
 
 @router.get(
@@ -548,4 +564,8 @@ def patient_engagement(request: HttpRequest, patient_id: int) -> dict[str, Any]:
         "open_gaps": gaps.items,
         "open_request": request_.title if request_ else None,
         "withheld": _notices(found.disclosure, ("care_team", "encounters", "observations")),
+        "redisclosure_notice": redisclosure.notice_if(
+            redisclosure.in_disclosure(found.disclosure) or redisclosure.carries_part2(gaps.items)
+        )
+        or None,
     }

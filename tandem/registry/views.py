@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from tandem.consent import gate
+from tandem.consent import gate, redisclosure
 from tandem.core.lib.http import refusals_as_404
 from tandem.core.models import Site
 from tandem.core.queries import leader_site_ids, purpose_for, role_of
@@ -123,6 +123,7 @@ def _chart_context(request: HttpRequest, disclosure: gate.Disclosure) -> dict[st
         "risk": data["risk"][0] if data["risk"] else None,
         "tasks": tasks_queries.patient_tasks(disclosure),
         "show_engagement": bh_user and chart.has_smi(data),
+        "redisclosure": redisclosure.for_disclosure(disclosure),
         "today": today,
         "breadcrumbs": [("Find a patient", reverse("patient-search")), (_name(patient), None)],
     }
@@ -174,9 +175,12 @@ def _outreach(user: Any, patient_id: int) -> dict[str, Any]:
     chart composes the apps above registry)."""
     from tandem.outreach import queries as outreach
 
+    items = outreach.items_for_patient(user=user, patient_id=patient_id)
+    attempts = outreach.attempts_for_patient(user=user, patient_id=patient_id)
     return {
-        "items": outreach.items_for_patient(user=user, patient_id=patient_id),
-        "attempts": outreach.attempts_for_patient(user=user, patient_id=patient_id),
+        "items": items,
+        "attempts": attempts,
+        "outreach_redisclosure": redisclosure.for_rows([*items.rows, *attempts.rows]),
     }
 
 
@@ -198,6 +202,7 @@ def _engagement(
         "gaps": gaps,
         "open_request": next((t for t in open_tasks if t.source == "engagement"), None),
         "withheld": _notices(found.disclosure, ("care_team", "encounters", "observations")),
+        "redisclosure": redisclosure.for_disclosure(found.disclosure),
         "interval": engagement.INTERVAL_MONTHS,
     }
 
@@ -208,7 +213,11 @@ def _gaps(user: Any, patient_id: int, purpose: str) -> dict[str, Any]:
     merged: dict[str, dict[str, Any]] = {}
     for r in found.withheld:
         merged.setdefault(r.reason, {"count": 0, "reason": r.reason})["count"] += r.count
-    return {"items": found.items, "notices": list(merged.values())}
+    return {
+        "items": found.items,
+        "notices": list(merged.values()),
+        "redisclosure": redisclosure.for_rows(found.items),
+    }
 
 
 @require_POST

@@ -16,6 +16,7 @@ of the same seed (and chunk size) describe the same people.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from django.db import models, transaction
 
 from tandem.audit import services as audit
 from tandem.consent import rules
-from tandem.consent.models import ConsentDirective
+from tandem.consent.models import ConsentDirective, DirectiveRecipient
 from tandem.core.models import CareTeamMember, Organization, Practitioner, Program, Site
 from tandem.registry.models import Coverage, Patient, PatientContact, PatientIdentifier
 from tandem.synth import database_clinical, queries
@@ -197,7 +198,7 @@ def _write_chunk(chunk: Chunk, world: dict[str, Any], sink: Sink) -> dict[str, i
     for name, model, build in PEOPLE:
         counts[name] = sink.write(model, build(t.pop(name), keys, world))
     counts.update(database_clinical.write(t, keys, sink))
-    counts["consents"] = sink.write(ConsentDirective, _consents(t.pop("consents"), keys))
+    counts["consents"] = _consents(t.pop("consents"), keys, sink)
     return counts
 
 
@@ -300,25 +301,53 @@ def _care_team(t: pa.Table, keys: Keys, world: dict[str, Any]) -> pa.Table:
     )
 
 
-def _consents(t: pa.Table, keys: Keys) -> pa.Table:
-    return frame(
+def _consents(t: pa.Table, keys: Keys, sink: Sink) -> int:
+    """Each generated consent: one active directive (one category, one purpose, typed signature
+    by the patient) and its one recipient."""
+    n = t.num_rows
+    ids = sink.ids(ConsentDirective, n) if n else pa.array([], pa.int64())
+    directives = frame(
         ConsentDirective,
         {
+            "id": ids,
             "patient_id": keys.patients.of(t.column("patient_id")),
-            "category": t.column("category"),
-            "recipient_kind": t.column("recipient_kind"),
-            "recipient_practitioner_id": by_index(t.column("recipient_practitioner"), keys.prac_pk),
-            "recipient_organization_id": None,
-            "recipient_role": t.column("recipient_role"),
-            "purpose": t.column("purpose"),
+            "categories": per_unique(lambda c: json.dumps([c]), t.column("category")),
+            "purposes": per_unique(lambda p: json.dumps([p]), t.column("purpose")),
+            "part2_tpo": False,
             "start": t.column("start_date"),
             "end": None,
             "status": t.column("status"),
+            "version": 1,
+            "signature_kind": "",
+            "signer_name": "",
+            "signed_on": None,
+            "signer_relationship": "",
             "recorded_by_id": None,
+            "revoked_at": None,
+            "revoked_by_id": None,
+            "revocation_reason": "",
             "sensitivity": per_unique(rules.label_consent, t.column("category")),
         },
-        t.num_rows,
+        n,
     )
+    written = sink.write(ConsentDirective, directives)
+    recipients = frame(
+        DirectiveRecipient,
+        {
+            "directive_id": ids,
+            "kind": t.column("recipient_kind"),
+            "practitioner_id": by_index(t.column("recipient_practitioner"), keys.prac_pk),
+            "organization_id": None,
+            "site_id": None,
+            "role": t.column("recipient_role"),
+            "revoked_on": None,
+            "revoked_by_id": None,
+            "revocation_reason": "",
+        },
+        n,
+    )
+    sink.write(DirectiveRecipient, recipients)
+    return written
 
 
 PEOPLE = [
@@ -332,4 +361,5 @@ MODELS: list[type[models.Model]] = [
     *(m for _, m, _ in PEOPLE),
     *database_clinical.MODELS,
     ConsentDirective,
+    DirectiveRecipient,
 ]

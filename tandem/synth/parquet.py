@@ -82,7 +82,7 @@ def write_parquet(
         with bar(max(patients, 1), "Generating patients", progress) as advance:
             for chunk in gen.chunks():
                 for name, writer in writers.items():
-                    writer.write_table(conformed(name, chunk.tables[name]))
+                    writer.write_table(conformed(name, chunk.tables.get(name, schema.empty(name))))
                 report.stats.add(chunk.stats)
                 advance(chunk.patients)
     finally:

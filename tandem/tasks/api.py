@@ -30,6 +30,7 @@ from tandem.api import (
     record_read,
     requires,
 )
+from tandem.consent import redisclosure
 from tandem.tasks import queries, rules, services
 from tandem.tasks.models import Queue, Task
 
@@ -58,6 +59,15 @@ class TaskOut(Schema):
     version: int = Field(description="Send it back with an action to refuse a stale change")
     created_at: dt.datetime
     updated_at: dt.datetime
+    redisclosure_notice: str | None = Field(
+        None, description="The 42 CFR 2.32 notice when the task is Part 2 data you may see"
+    )
+
+
+class TaskPage(Page[TaskOut]):
+    redisclosure_notice: str | None = Field(
+        None, description="The 42 CFR 2.32 notice when a listed task is Part 2 data"
+    )
 
 
 class ListQuery(PageQuery):
@@ -108,6 +118,7 @@ def _out(task: Task, *, shown: bool, title: str | None = None) -> dict[str, Any]
         "version": task.version,
         "created_at": task.created_at,
         "updated_at": task.updated_at,
+        "redisclosure_notice": redisclosure.for_rows([task] if shown else []) or None,
     }
 
 
@@ -133,7 +144,7 @@ def _refused(error: Exception) -> ApiProblem:
     return ApiProblem(409, f"task-{error.code}", error.message)
 
 
-@router.get("", response=Page[TaskOut], auth=requires("tasks:read"), summary="My tasks")
+@router.get("", response=TaskPage, auth=requires("tasks:read"), summary="My tasks")
 def my_tasks(request: HttpRequest, q: Query[ListQuery]) -> dict[str, Any]:
     """Tasks you hold and tasks waiting in your team queues (default: open or in progress,
     soonest due first). Each listed patient is audited."""
@@ -153,7 +164,8 @@ def my_tasks(request: HttpRequest, q: Query[ListQuery]) -> dict[str, Any]:
     items = [_out(r.task, shown=r.shown, title=r.title) for r in listing.rows]
     if not any(r.patient is not None for r in listing.rows):
         record_read(request, "my tasks listed no patient")
-    return page_of(request, listing.page, items)
+    notice = redisclosure.for_rows([r.task for r in listing.rows if r.shown]) or None
+    return {**page_of(request, listing.page, items), "redisclosure_notice": notice}
 
 
 @router.get("/{int:task_id}", response=TaskOut, auth=requires("tasks:read"), summary="A task")

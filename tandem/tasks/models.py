@@ -30,6 +30,7 @@ class Queue(models.Model):
         BEHAVIORAL_HEALTH = "behavioral-health", "Behavioral health team"
         CARE_MANAGEMENT = "care-management", "Care management team"
         SUPERVISORS = "supervisors", "Supervisors"
+        PRIVACY_OFFICE = "privacy-office", "Privacy office"
 
     key = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=200)

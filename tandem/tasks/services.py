@@ -271,6 +271,12 @@ def queue_for(*, site: Site | None, kind: str) -> Queue:
     label = Queue.Kind(kind).label
     key = f"{site.code}-{kind}" if site is not None else kind
     name = f"{site.name} – {label}" if site is not None else label
+    if site is not None:
+        # One queue per site and kind (a database constraint): found by those, whatever its
+        # key (a queue made by hand or by an import may have another), never created twice.
+        existing = Queue.objects.filter(site=site, kind=kind).first()
+        if existing is not None:
+            return existing
     queue, created = Queue.objects.get_or_create(
         key=key, defaults={"name": name, "kind": kind, "site": site}
     )

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from tandem.consent import redisclosure
 from tandem.core.views import HtmxHttpRequest, bad_request
 from tandem.tasks import forms, queries, services
 from tandem.tasks.models import Queue, Task
@@ -43,6 +44,7 @@ def _list_context(request: HttpRequest, form: forms.ListForm, listing: queries.L
         "page": listing.page,
         "query": _query_without_page(request),
         "next_url": request.get_full_path(),
+        "redisclosure": redisclosure.for_rows([r.task for r in listing.rows if r.shown]),
         "filtered": any(
             request.GET.get(name) for name in ("priority", "overdue", "due_today", "holder")
         )
@@ -109,7 +111,14 @@ def _detail_context(found: queries.TaskDetail, **extra: Any) -> dict[str, Any]:
     if queue is not None:
         trail.append((queue.name, reverse("task-queue", args=[queue.key])))
     trail.append((f"Task {found.task.pk}", None))
-    return {"detail": found, "task": found.task, "breadcrumbs": trail, **extra}
+    notice = redisclosure.for_rows([found.task] if found.shown else [])
+    return {
+        "detail": found,
+        "task": found.task,
+        "breadcrumbs": trail,
+        "redisclosure": notice,
+        **extra,
+    }
 
 
 def _panel(

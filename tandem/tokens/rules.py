@@ -33,6 +33,10 @@ SCOPES: dict[str, str] = {
     "worklists:write": "Claim and resolve worklist items, log contact attempts",
     "tasks:read": "Read tasks",
     "tasks:write": "Create, claim, reassign and complete tasks",
+    "emergency-access:read": "Read emergency access grants (your own; every one for privacy officers)",
+    "emergency-access:write": "Declare emergency access (break-the-glass); review it (privacy officers)",
+    "consents:read": "Read patients' consent directives (also as FHIR Consent), try a directive",
+    "consents:write": "Record, sign and revoke consent directives",
 }
 
 DEFAULT_LIFETIME_DAYS = 90

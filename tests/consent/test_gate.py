@@ -59,6 +59,7 @@ def test_psychotherapy_notes_reach_only_their_author(team):
 def test_psychotherapy_notes_stay_hidden_even_in_an_emergency(team):
     charlie = team.practitioner(team.charlie)
     b.note(patient=team.pat, author=charlie, note_type="psychotherapy", program=team.bh_program)
+    b.emergency_access(user=team.olive, patient=team.pat)  # break-the-glass (F28)
 
     disclosure = read(team.olive, team.pat, "emergency", NOTES)
 

@@ -120,6 +120,7 @@ def test_the_patient_and_an_emergency_see_them(team):
     harbor_mrn(team)
 
     own = read(team.pat_user, team.pat, "patient-access", CARE_TEAM + IDENTIFIERS)
+    b.emergency_access(user=team.olive, patient=team.pat)  # break-the-glass (F28)
     emergency = read(team.olive, team.pat, "emergency", CARE_TEAM + IDENTIFIERS)
 
     for disclosure in (own, emergency):

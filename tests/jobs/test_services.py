@@ -25,6 +25,7 @@ def test_the_daily_refresh_stores_measures_then_cohorts_risk_and_worklists():
         "measures",
         "cohorts",
         "risk",
+        "consents",
         "worklists",
     ]
     assert rules.DAILY_REFRESH.steps[0].function == "tandem.measures.jobs.store_all"

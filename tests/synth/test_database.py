@@ -121,11 +121,15 @@ def test_the_care_system_is_plausible(report) -> None:
 
 
 def test_some_patients_consent_to_share_part2_records_with_their_pcp(report) -> None:
-    consents = mine(ConsentDirective).filter(category="substance-use", recipient_kind="person")
+    consents = mine(ConsentDirective).filter(
+        sensitivity="substance-use", recipients__kind="person", status="active"
+    )
     assert consents.exists()
     for c in consents:
+        assert c.categories == ["substance-use"]
+        (recipient,) = c.recipients.all()
         assert CareTeamMember.objects.filter(
-            patient=c.patient, practitioner=c.recipient_practitioner, role="pcp"
+            patient=c.patient, practitioner=recipient.practitioner, role="pcp"
         ).exists()
 
 

@@ -24,7 +24,7 @@ BEFORE = {
         "clinical_observation": (7813, "f54e93570254ff75"),
         "clinical_procedure": (121, "0fd971c0666b1389"),
         "clinical_servicerequest": (691, "807d7e54a678b6c0"),
-        "consent_consentdirective": (6, "ae5e33316482e22a"),
+        "consent_consentdirective": (6, "e2841a3486ac8539"),  # issue 12: directives reshaped
         "core_careteammember": (363, "71081719667c3a41"),
         "meds_medicationdispense": (2290, "989f8e3b514b045a"),
         "meds_medicationorder": (137, "be6e42bf0193715c"),
@@ -42,7 +42,7 @@ BEFORE = {
         "clinical_observation": (7876, "81f7a8032820711b"),
         "clinical_procedure": (115, "2a15c33189727202"),
         "clinical_servicerequest": (649, "95d73a7a0f2eeaad"),
-        "consent_consentdirective": (3, "a1782604708b8f4f"),
+        "consent_consentdirective": (3, "2560e49607a334cb"),  # issue 12: directives reshaped
         "core_careteammember": (327, "7eea4a00ba2ef6bf"),
         "meds_medicationdispense": (1818, "81aaeee15dff0bfb"),
         "meds_medicationorder": (124, "e15795eb1c3c940d"),

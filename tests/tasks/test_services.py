@@ -208,6 +208,17 @@ def test_queue_for_gets_or_creates_one_queue_per_site_and_kind(team):
         services.queue_for(site=team.pc_site, kind="billing")
 
 
+def test_queue_for_finds_the_sites_queue_of_that_kind_whatever_its_key(team):
+    # A queue made by hand (or by an import) under another key: looking it up by key crashed
+    # on the one-queue-per-site-and-kind constraint (a 500 on "request a PC appointment").
+    own = Queue.objects.create(
+        key="riverside-pc-team", name="PC team", kind="primary-care", site=team.pc_site
+    )
+
+    assert services.queue_for(site=team.pc_site, kind="primary-care") == own
+    assert Queue.objects.count() == 1
+
+
 # --- labels: a task can reveal a relationship ------------------------------------------------
 
 

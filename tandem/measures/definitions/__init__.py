@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tandem.measures.definitions import cms, hedis, integration
+from tandem.measures.definitions import cms, consent, hedis, integration
 from tandem.measures.definitions.versions import (
     MeasureVersion,
     NoVersionForPeriod,
@@ -282,6 +282,12 @@ REGISTRY.update(
                 "ED visits, psychiatric admissions and LOS before/after integration go-live",
                 integration.tandem_util,
             ),
+            _tandem(
+                "TANDEM-CONSENT",
+                "TandemConsentOnFile",
+                "Consent on file: SMI or SUD, BH data shared with the PC provider",
+                consent.tandem_consent,
+            ),
         )
     }
 )
@@ -359,12 +365,14 @@ def evaluate(
     valuesets: Mapping[str, frozenset[tuple[str, str]]] | None = None,
     connection: Any = None,
     table_prefix: str = "",
+    label_of: Callable[[Any], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Patient rows: ``{"id", "groups": [{"id", "populations": {code: 0|1}, "evidence": [...]}]}``.
 
     ``evidence`` lists, per population the patient is in, the named values the measure
     reports and the reasons (``any_of`` branches) that were true. The version is
-    :func:`select` ``(key, period, version)``.
+    :func:`select` ``(key, period, version)``. With ``label_of`` (the stored rows' label of a
+    patient's result, ``run.label_of``), each row also has ``"label"``.
     """
     from tandem.measures import valuesets as vs_module
     from tandem.measures.evaluation import evaluate as run
@@ -405,7 +413,10 @@ def evaluate(
                     "evidence": evidence,
                 }
             )
-        rows.append({"id": p.patient_id, "groups": groups})
+        row: dict[str, Any] = {"id": p.patient_id, "groups": groups}
+        if label_of is not None:
+            row["label"] = label_of(p)
+        rows.append(row)
     return rows
 
 

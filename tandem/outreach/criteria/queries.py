@@ -466,12 +466,171 @@ def close_care_gap(
     return {pid: f"Gap closed {where}" for pid in items if pid not in still}
 
 
+# --- consent-expiring -----------------------------------------------------------------------
+#
+# One item per patient (the list's constraint): the evidence lists every expiring directive,
+# the reason names the one that ends first. A directive is *renewed* by a newer active
+# directive of the same patient that covers at least its categories and purposes and names at
+# least its (unrevoked) recipients, and lasts longer (no end, or a later one). Directives are
+# the patient's own consent, not a Part 2 program's records: the list reads them whatever their
+# label, and each item carries the label of its directives (a substance-use directive makes a
+# substance-use item, seen only by those who may see the directive).
+
+CONSENT_CATEGORY_NAMES = {
+    "substance-use": "substance use",
+    "mental-health": "mental health",
+    "hiv": "HIV",
+    "reproductive-health": "reproductive health",
+}
+
+
+def _directive_models() -> tuple[Any, Any]:
+    from tandem.consent.models import ConsentDirective, DirectiveRecipient
+
+    return ConsentDirective, DirectiveRecipient
+
+
+def _recipient_key(r: Any) -> tuple[Any, ...]:
+    return (r.kind, r.practitioner_id, r.organization_id, r.site_id, r.role or "")
+
+
+def _renews(newer: Any, old: Any, recipients: dict[int, set[tuple[Any, ...]]]) -> bool:
+    purposes = set(newer.purposes or ())
+    if newer.part2_tpo:
+        purposes |= {"treatment", "payment", "operations"}
+    old_purposes = set(old.purposes or ()) | (
+        {"treatment", "payment", "operations"} if old.part2_tpo else set()
+    )
+    return (
+        newer.pk != old.pk
+        and (newer.recorded_at, newer.pk) > (old.recorded_at, old.pk)
+        and (newer.end is None or (old.end is not None and newer.end > old.end))
+        and old.covered_categories() <= newer.covered_categories()
+        and old_purposes <= purposes
+        and recipients.get(old.pk, set()) <= recipients.get(newer.pk, set())
+    )
+
+
+def _active_directives(pids: Iterable[int]) -> tuple[dict[int, list[Any]], dict[int, Any]]:
+    """Active directives of these patients (by patient) and their unrevoked recipients."""
+    directive_model, recipient_model = _directive_models()
+    ids = sorted(set(pids))
+    by_patient: dict[int, list[Any]] = {}
+    recipients: dict[int, Any] = {}
+    for i in range(0, len(ids), CHUNK):
+        rows = directive_model.objects.filter(
+            patient_id__in=ids[i : i + CHUNK], status="active"
+        ).order_by("patient_id", "pk")
+        for row in rows:
+            by_patient.setdefault(row.patient_id, []).append(row)
+        names = recipient_model.objects.filter(
+            directive__in=rows, revoked_on__isnull=True
+        ).select_related("practitioner", "organization", "site")
+        for r in names:
+            recipients.setdefault(r.directive_id, []).append(r)
+    return by_patient, recipients
+
+
+def _not_renewed(
+    directives: list[Any], recipients: dict[int, Any], as_of: dt.date, until: dt.date
+) -> list[Any]:
+    keys = {pk: {_recipient_key(r) for r in rs} for pk, rs in recipients.items()}
+    expiring = [d for d in directives if d.end is not None and as_of <= d.end <= until]
+    return [d for d in expiring if not any(_renews(n, d, keys) for n in directives)]
+
+
+def _describe_directive(d: Any, recipients: dict[int, Any]) -> dict[str, Any]:
+    return {
+        "directive": d.pk,
+        "ends": rules.day(d.end),
+        "categories": [CONSENT_CATEGORY_NAMES.get(c, c) for c in sorted(d.covered_categories())],
+        "recipients": [r.describe() for r in recipients.get(d.pk, [])],
+    }
+
+
+def find_consent_expiring(worklist: rules.Worklist, as_of: dt.date) -> dict[int, Finding]:
+    directive_model, _ = _directive_models()
+    until = as_of + dt.timedelta(days=worklist.parameters["within_days"])
+    pids = (
+        directive_model.objects.filter(status="active", end__gte=as_of, end__lte=until)
+        .filter(patient__deceased_date__isnull=True)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    by_patient, recipients = _active_directives(pids)
+    homes = dict(
+        (pk, (site, label))
+        for pk, site, label in Patient.objects.filter(pk__in=list(by_patient)).values_list(
+            "pk", "home_site_id", "home_site_sensitivity"
+        )
+    )
+    found: dict[int, Finding] = {}
+    for pid, directives in by_patient.items():
+        expiring = sorted(
+            _not_renewed(directives, recipients, as_of, until), key=lambda d: (d.end, d.pk)
+        )
+        if not expiring:
+            continue
+        first = _describe_directive(expiring[0], recipients)
+        to = "; to " + ", ".join(first["recipients"]) if first["recipients"] else ""
+        more = f"; {len(expiring)} directives expiring" if len(expiring) > 1 else ""
+        site_id, site_label = homes.get(pid, (None, "normal"))
+        found[pid] = Finding(
+            reason=f"Consent directive ends on {first['ends']} "
+            f"({', '.join(first['categories'])}{to}){more}",
+            evidence={"directives": [_describe_directive(d, recipients) for d in expiring]},
+            due=expiring[0].end,
+            site_id=site_id,
+            labels=[site_label, *(d.sensitivity for d in expiring)],
+        )
+    return found
+
+
+def close_consent_expiring(
+    worklist: rules.Worklist, as_of: dt.date, items: dict[int, dt.date | None]
+) -> dict[int, str]:
+    """Open items no longer listed: say why their first directive left (renewed, revoked or
+    ended); the list is standing, so any other item closes with the generic reason."""
+    directive_model, _ = _directive_models()
+    from tandem.outreach.models import WorklistItem
+
+    listed = WorklistItem.objects.filter(
+        worklist=worklist.key, patient_id__in=list(items), state__in=sorted(rules.OPEN_STATES)
+    ).values_list("patient_id", "evidence")
+    firsts = {
+        pid: [e.get("directive") for e in (evidence or {}).get("directives", [])]
+        for pid, evidence in listed
+    }
+    by_patient, recipients = _active_directives(items)
+    keys = {pk: {_recipient_key(r) for r in rs} for pk, rs in recipients.items()}
+    named = directive_model.objects.in_bulk([i for ids in firsts.values() for i in ids if i])
+    closed: dict[int, str] = {}
+    for pid in items:
+        reasons = []
+        for directive_id in firsts.get(pid, []):
+            old = named.get(directive_id)
+            if old is None:
+                continue
+            renewal = next((n for n in by_patient.get(pid, []) if _renews(n, old, keys)), None)
+            if renewal is not None:
+                until = f" until {rules.day(renewal.end)}" if renewal.end else ""
+                reasons.append(f"Directive {old.pk} renewed by directive {renewal.pk}{until}")
+            elif old.status == "revoked":
+                reasons.append(f"Directive {old.pk} revoked")
+            elif old.end is not None and old.end < as_of:
+                reasons.append(f"Directive {old.pk} ended on {rules.day(old.end)} without renewal")
+        if reasons:
+            closed[pid] = "; ".join(reasons)
+    return closed
+
+
 FIND: dict[str, Callable[[rules.Worklist, dt.date], dict[int, Finding]]] = {
     "smi-disengaged": find_smi_disengaged,
     "no-shows": find_no_shows,
     "antipsychotic-monitoring": find_antipsychotic_monitoring,
     "follow-up-7-day": find_follow_up,
     "care-gap": find_care_gap,
+    "consent-expiring": find_consent_expiring,
 }
 CLOSE: dict[str, Callable[[rules.Worklist, dt.date, dict[int, dt.date | None]], dict[int, str]]] = {
     "smi-disengaged": close_smi_disengaged,
@@ -479,6 +638,7 @@ CLOSE: dict[str, Callable[[rules.Worklist, dt.date, dict[int, dt.date | None]], 
     "antipsychotic-monitoring": close_antipsychotic_monitoring,
     "follow-up-7-day": close_follow_up,
     "care-gap": close_care_gap,
+    "consent-expiring": close_consent_expiring,
 }
 
 

@@ -209,6 +209,20 @@ def export(*, user: Any, purpose: str, criteria: Criteria) -> Iterator[list[Any]
         yield _shown(user, purpose, chunk, f"cohort {criteria.cohort} CSV export")
 
 
+def export_carries_part2(*, user: Any, purpose: str, criteria: Criteria) -> bool:
+    """Whether the export includes 42 CFR Part 2 data (then it carries the redisclosure
+    notice): a listed patient whose membership of the cohort is labelled ``substance-use``, or
+    whose home site, shown in the file, is a Part 2 site. One EXISTS query, not audited (it
+    names no patient)."""
+    part2 = _memberships(user, purpose).filter(
+        cohort=criteria.cohort, patient=OuterRef("pk"), sensitivity="substance-use"
+    )
+    home = Q(home_site_sensitivity="substance-use")
+    if "substance-use" not in gate.listable_labels(user=user, purpose=purpose):
+        home = Q(pk__in=[])  # withheld from the file (gate.withhold_home_sites)
+    return _filtered(user, purpose, criteria).order_by().filter(Exists(part2) | home).exists()
+
+
 # --- saved filters (the reader's own; no patient data) --------------------------------------
 
 

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from tandem.consent import redisclosure
 from tandem.core.queries import purpose_for, role_of
 from tandem.core.views import HtmxHttpRequest, bad_request
 from tandem.measures.definitions import cohorts as definitions
@@ -106,8 +107,10 @@ def export(request: HtmxHttpRequest, key: str) -> HttpResponse | StreamingHttpRe
     form, purpose = _parse(request, key)
     if not form.is_valid():
         return bad_request(request, form.problems())
-    chunks = queries.export(user=request.user, purpose=purpose, criteria=form.criteria(key))
-    response = StreamingHttpResponse(_csv_lines(request, chunks), content_type="text/csv")
+    criteria = form.criteria(key)
+    part2 = queries.export_carries_part2(user=request.user, purpose=purpose, criteria=criteria)
+    chunks = queries.export(user=request.user, purpose=purpose, criteria=criteria)
+    response = StreamingHttpResponse(_csv_lines(request, chunks, part2), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="cohort-{key}.csv"'
     return response
 
@@ -123,8 +126,13 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _csv_lines(request: HttpRequest, chunks: Iterator[list[Any]]) -> Iterator[str]:
+def _csv_lines(
+    request: HttpRequest, chunks: Iterator[list[Any]], part2: bool = False
+) -> Iterator[str]:
+    """The CSV; with Part 2 data, a leading ``#`` comment line with the 42 CFR 2.32 notice."""
     writer = csv.writer(_Echo())
+    if part2:
+        yield redisclosure.csv_comment()
     yield writer.writerow(CSV_COLUMNS)
     for chunk in chunks:
         for p in chunk:
