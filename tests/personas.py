@@ -6,6 +6,7 @@
 - Sam: counselor in the Part 2 substance use program.
 - Leo: leader with an operations role at both clinics, not a clinician.
 - Olive: an outsider — a nurse with no relationship to any patient. She must see nothing.
+- Priya: privacy officer at both clinics; reads the audit log, never a chart.
 - Pat: a patient who signs in to see their own record. Alice, Bob and Charlie are on Pat's
   care team; Sam is not.
 """
@@ -35,6 +36,7 @@ class Team:
     olive: Any
     pat_user: Any
     pat: Any  # the Patient row
+    priya: Any  # privacy officer at both clinics
 
     def practitioner(self, user: Any) -> Practitioner:
         return Practitioner.objects.get(user=user)
@@ -73,6 +75,9 @@ def build_team() -> Team:
     b.practitioner(user=olive, given_name="Olive", discipline="nurse")
     b.site_role(user=leo, site=pc_site, role="leader")
     b.site_role(user=leo, site=cmhc, role="leader")
+    priya = b.user("priya", email="priya@example.org")
+    b.site_role(user=priya, site=pc_site, role="privacy-officer")
+    b.site_role(user=priya, site=cmhc, role="privacy-officer")
 
     pat = b.patient(
         given_name="Pat", family_name="Jones", user=pat_user, mrn_site=pc_site, home_site=pc_site
@@ -95,4 +100,5 @@ def build_team() -> Team:
         olive,
         pat_user,
         pat,
+        priya,
     )

@@ -1,4 +1,4 @@
-"""Platform commands: serve, migrate, makemigrations, createuser, audit verify/anchor.
+"""Platform commands: serve, migrate, makemigrations, check, createuser, audit verify/anchor.
 
 (``tandem demo`` is in ``tandem.workspace.cli``: it composes every app, and ``core`` imports
 none.)
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -39,6 +41,15 @@ def register(sub: Any) -> None:
     makemigrations.add_argument("--name", default=None)
     makemigrations.add_argument("app", nargs="*")
     makemigrations.set_defaults(func=cmd_makemigrations)
+
+    check = sub.add_parser(
+        "check",
+        help="Django's system checks; --deploy adds the production ones; exit 1 on any warning",
+    )
+    check.add_argument(
+        "--deploy", action="store_true", help="also check the settings for production"
+    )
+    check.set_defaults(func=cmd_check)
 
     createuser = sub.add_parser(
         "createuser",
@@ -77,6 +88,8 @@ def register(sub: Any) -> None:
     )
     anchor.add_argument("--append-to", metavar="PATH", type=Path, required=True)
     anchor.set_defaults(func=cmd_audit_anchor)
+    if importlib.util.find_spec("tandem.audit.cli") is not None:  # tandem audit export
+        importlib.import_module("tandem.audit.cli").register(audit_sub)
 
 
 def _anchor(value: str) -> Anchor:
@@ -105,6 +118,20 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
         call_command("makemigrations", *args.app, **options)
     except SystemExit as exc:
         return int(exc.code or 0)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run Django's system checks (with ``--deploy``, the production ones: HTTPS, cookies,
+    HSTS, secret key, debug). Prints each finding; exit 1 if there is any, warnings included."""
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check", deploy=args.deploy, fail_level="WARNING")
+    except SystemCheckError as exc:
+        print(str(exc).strip())
+        return 1
     return 0
 
 

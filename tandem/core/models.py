@@ -208,6 +208,7 @@ class SiteRole(models.Model):
         LEADER = "leader", "Clinic or program leader (operations/quality access)"
         QUALITY = "quality", "Quality analyst (operations/quality access)"
         FRONT_DESK = "front-desk", "Front desk (no clinical access)"
+        PRIVACY_OFFICER = "privacy-officer", "Privacy officer (audit data, no clinical access)"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_roles"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 from tandem.core.models import Practitioner, SiteRole
 
 
@@ -12,7 +14,8 @@ from tandem.core.models import Practitioner, SiteRole
 class Role:
     """The capacity a user works in, for navigation and the home page."""
 
-    key: str  # pcp | care-manager | bh-clinician | psychiatrist | leader | patient | staff
+    # pcp | care-manager | bh-clinician | psychiatrist | leader | privacy-officer | patient | staff
+    key: str
     label: str
     practitioner: Practitioner | None
 
@@ -36,9 +39,30 @@ def role_of(user: Any) -> Role:
         return Role(key, label, practitioner)
     if hasattr(user, "patient"):
         return Role("patient", "Patient", None)
+    if is_privacy_officer(user):  # before leader: audit work is what a privacy officer does
+        return Role("privacy-officer", "Privacy officer", None)
     if SiteRole.objects.filter(user_id=user.pk, role__in=["leader", "quality"]).exists():
         return Role("leader", "Leader / quality", None)
     return Role("staff", "Staff", None)
+
+
+def is_privacy_officer(user: Any) -> bool:
+    """Whether ``user`` holds the privacy-officer role at any site (audit data, no charts)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return SiteRole.objects.filter(user_id=user.pk, role=SiteRole.Role.PRIVACY_OFFICER).exists()
+
+
+def privacy_officers() -> QuerySet[Any]:
+    """Active users holding the privacy-officer role at any site."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, site_roles__role=SiteRole.Role.PRIVACY_OFFICER)
+        .distinct()
+        .order_by("pk")
+    )
 
 
 def leader_site_ids(user: Any) -> list[int]:

@@ -48,10 +48,12 @@ def run_cluster(*, parent: int | None = None) -> int:
     """Run the django-q2 cluster until SIGTERM/SIGINT (or until ``parent`` exits)."""
     from django_q.cluster import Cluster
 
+    from tandem.audit import jobs as audit_jobs
     from tandem.jobs import queue, rules, services
 
     check_database()
     queue.ensure_schedule()
+    audit_jobs.ensure_schedule()  # the daily audit anchor (tandem.audit.jobs)
     for name in rules.JOBS:
         services.expire_abandoned(name)
     connections.close_all()  # the cluster forks: no connection may be shared with children

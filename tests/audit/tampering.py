@@ -7,6 +7,9 @@ the triggers are not the last line of defence: the hash chain and the anchors ar
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -78,3 +81,34 @@ def rewrite_every_event(actor_username: str) -> str:
         prev = event.hash
     move_head_to(events[-1], len(events))
     return prev
+
+
+@contextmanager
+def guard_put_back() -> Iterator[None]:
+    """Tamper inside this block; the append-only triggers are back as before after it.
+
+    For tests whose database changes outlive the test's transaction (browser tests on a live
+    server): lifting the guard there would otherwise leave the tables unguarded for later tests.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (%s, %s)",
+                list(AUDIT_TABLES),
+            )
+            statements = [sql for (sql,) in cursor.fetchall()]
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                for table in AUDIT_TABLES:
+                    cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            else:
+                for sql in statements:
+                    name = re.match(r'CREATE TRIGGER (?:IF NOT EXISTS )?"?(\w+)', sql, re.I)[1]
+                    cursor.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = %s", [name]
+                    )
+                    if cursor.fetchone() is None:
+                        cursor.execute(sql)
