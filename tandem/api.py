@@ -63,6 +63,8 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("/cohorts", "tandem.registry.cohorts.api.router", "cohorts"),
     ("/tasks", "tandem.tasks.api.router", "tasks"),
     ("/worklists", "tandem.outreach.api.router", "worklists"),
+    ("/emergency-access", "tandem.breakglass.api.router", "emergency access"),
+    ("/patients", "tandem.consent.api.router", "consents"),  # /api/patients/{id}/consents…
 ]
 
 
@@ -104,6 +106,11 @@ TITLES = {  # specific problems; others are "about:blank" with the HTTP status p
     "patient-not-found": "Patient not found",
     "cohort-not-found": "Cohort not found",
     "task-not-found": "Task not found",
+    "emergency-access-not-found": "Emergency access not found",
+    "emergency-access-not-needed": "Emergency access not needed",
+    "emergency-access-reviewed": "Emergency access already reviewed",
+    "not-a-practitioner": "Practitioners only",
+    "lookup-paused": "Emergency look-up paused",
     "task-forbidden": "Not allowed to change this task",
     "task-closed": "Task closed",
     "task-claimed": "Task already claimed",

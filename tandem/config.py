@@ -178,6 +178,76 @@ SETTINGS: list[Setting] = [
         _whole(0),
     ),
     Setting(
+        "TANDEM_HSTS_INCLUDE_SUBDOMAINS",
+        "In production, the HSTS header covers every subdomain of this host too "
+        "(includeSubDomains). Turn off only if a subdomain must still be reached over HTTP.",
+        "true",
+        _bool,
+    ),
+    Setting(
+        "TANDEM_HSTS_PRELOAD",
+        "In production, the HSTS header carries 'preload' (lets the domain be submitted to the "
+        "browsers' HSTS preload list; sending it alone changes nothing).",
+        "true",
+        _bool,
+    ),
+    Setting(
+        "TANDEM_SESSION_IDLE_MINUTES",
+        "Minutes without a request after which a signed-in session ends (the next request goes "
+        "to the sign-in page, and the sign-out is audited with reason idle). Checked on the "
+        "server.",
+        "15",
+        _whole(1),
+    ),
+    Setting(
+        "TANDEM_SESSION_MAX_HOURS",
+        "Hours after signing in when a session ends however active it is (the session cookie's "
+        "age).",
+        "12",
+        _whole(1),
+    ),
+    Setting(
+        "TANDEM_REQUIRE_TOTP_ROLES",
+        "Comma-separated roles that must use a second factor (an authenticator app code) to sign "
+        "in, e.g. privacy-officer,leader. Such a user who has none sets it up at the next sign-in "
+        "before reaching any page. Empty: the second factor is optional for every staff user.",
+        "",
+        lambda v: [r.strip() for r in v.split(",") if r.strip()],
+    ),
+    Setting(
+        "TANDEM_OIDC_ISSUER",
+        "OpenID Connect sign-in: the provider's issuer URL (its discovery document is read from "
+        "ISSUER/.well-known/openid-configuration). Sign-in through the provider is offered when "
+        "this, TANDEM_OIDC_CLIENT_ID and TANDEM_OIDC_CLIENT_SECRET are all set.",
+        "",
+        lambda v: v.strip().rstrip("/"),
+    ),
+    Setting(
+        "TANDEM_OIDC_CLIENT_ID",
+        "OpenID Connect sign-in: Tandem's client id at the provider.",
+        "",
+        str.strip,
+    ),
+    Setting(
+        "TANDEM_OIDC_CLIENT_SECRET",
+        "OpenID Connect sign-in: Tandem's client secret at the provider.",
+        "",
+        str.strip,
+    ),
+    Setting(
+        "TANDEM_OIDC_PROVIDER_NAME",
+        "OpenID Connect sign-in: the provider's name on the sign-in button ('Sign in with ...').",
+        "your organization's account",
+        str.strip,
+    ),
+    Setting(
+        "TANDEM_OIDC_SIGN_ALGO",
+        "OpenID Connect sign-in: the algorithm the provider signs ID tokens with: RS256 (keys "
+        "from the provider's JWKS) or HS256 (the client secret).",
+        "RS256",
+        lambda v: v.strip().upper() if v.strip().upper() in ("RS256", "HS256") else _raise(v),
+    ),
+    Setting(
         "TANDEM_REFRESH_AT",
         "Time of day (HH:MM, in TANDEM_TIME_ZONE) the daily refresh runs: measures stored, "
         "cohorts, risk and worklists rebuilt. Needs a running worker (`tandem serve` starts "
@@ -205,6 +275,38 @@ SETTINGS: list[Setting] = [
         "Attempts a queued job gets (the first and its retries) before it is marked failed.",
         "3",
         _whole(1),
+    ),
+    Setting(
+        "TANDEM_BREAK_GLASS_MINUTES",
+        "How long a break-the-glass emergency access grant lasts, in minutes: the reader sees "
+        "that one patient under the emergency policy until then. Reviewed or not, the grant "
+        "stays in the history.",
+        "60",
+        _whole(1),
+    ),
+    Setting(
+        "TANDEM_AUDIT_ANCHOR_FILE",
+        "Append-only file the daily audit anchor job writes the chain head to (one line a day: "
+        "time, head hash, event count). Keep it outside the database, ideally on other storage. "
+        "Default: TANDEM_VAR_DIR/audit-anchors.txt.",
+        None,
+        _path,
+    ),
+    Setting(
+        "TANDEM_AUDIT_ANCHOR_KEY",
+        "Key of the HMAC-SHA256 signature on the daily audit anchor digest sent to privacy "
+        "officers. Default: derived from TANDEM_SECRET_KEY (HMAC of the label "
+        "'tandem-audit-anchor'); set it to verify digests without the secret key.",
+        None,
+        str,
+    ),
+    Setting(
+        "TANDEM_AUDIT_ANCHOR_AT",
+        "Time of day (HH:MM, in TANDEM_TIME_ZONE) the daily audit anchor job verifies the chain, "
+        "appends its head to TANDEM_AUDIT_ANCHOR_FILE and sends the signed digest. Needs a "
+        "running worker.",
+        "01:30",
+        _time_of_day,
     ),
 ]
 
@@ -239,6 +341,8 @@ def _check_production(values: dict[str, Any]) -> None:
         raise ConfigError("TANDEM_SECRET_KEY must be at least 32 characters in production")
     if values["TANDEM_DEBUG"]:
         raise ConfigError("TANDEM_DEBUG must be false when TANDEM_ENV=production")
+    if values["TANDEM_OIDC_ISSUER"] and not values["TANDEM_OIDC_ISSUER"].startswith("https://"):
+        raise ConfigError("TANDEM_OIDC_ISSUER must be an https:// URL in production")
 
 
 def secret_key(values: dict[str, Any]) -> str:

@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "django_otp",  # the second factor (ADR 0007): TOTP devices and recovery codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tandem.core",
     "tandem.terminology",
     "tandem.registry",
@@ -47,6 +50,8 @@ INSTALLED_APPS = [
     "tandem.workspace",  # the shell, role home pages, the demo: may import every app
     "tandem.tasks",
     "tandem.outreach",
+    "tandem.breakglass",  # break-the-glass emergency access (F28)
+    "tandem.portal",  # the patient portal at /me/ (F30)
     "django_q",  # django-q2: the database-backed job queue (ADR 0006)
     "tandem.jobs",
     "ninja",  # django-ninja: its templates and the Swagger UI files, served locally
@@ -67,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Ends a session idle for TANDEM_SESSION_IDLE_MINUTES (after messages: it leaves one).
+    "tandem.core.lib.signin.IdleTimeoutMiddleware",
     # After every middleware with a process_view hook (CSRF above all): its process_view calls
     # the view, in one transaction for a request that may write, in none for GET and HEAD.
     "tandem.core.lib.transactions.RequestTransactionMiddleware",
@@ -124,23 +131,52 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Applied wherever a password is set: `tandem createuser`, the change-password page (the demo's
+# personas get random 20-character passwords). Length matters most (NIST SP 800-63B): 12 at least.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # django-axes first: it refuses sign-in while a username + IP address is locked out, then
 # Django's own backend checks the password.
+# The OpenID Connect backend answers only the provider's callback (tandem.core.lib.oidc).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "tandem.core.lib.oidc.Backend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 8 * 60 * 60  # one clinical shift
+# Sessions (docs/consent-and-audit.md, "Sign-in and sessions"): a session ends after
+# TANDEM_SESSION_IDLE_MINUTES without a request (checked on the server by
+# tandem.core.lib.signin.IdleTimeoutMiddleware), and TANDEM_SESSION_MAX_HOURS after sign-in
+# however active (the cookie's age, not renewed by requests).
+TANDEM_SESSION_IDLE_SECONDS: int = 60 * CONFIG["TANDEM_SESSION_IDLE_MINUTES"]
+SESSION_COOKIE_AGE = 60 * 60 * CONFIG["TANDEM_SESSION_MAX_HOURS"]
+SESSION_COOKIE_SAMESITE = "Lax"  # the OpenID Connect callback is a top-level GET from the provider
+# The second factor (django-otp, ADR 0007): roles that must use it; issuer shown in the app.
+TANDEM_REQUIRE_TOTP_ROLES: list[str] = CONFIG["TANDEM_REQUIRE_TOTP_ROLES"]
+OTP_TOTP_ISSUER = "Tandem"
+# OpenID Connect sign-in (mozilla-django-oidc, ADR 0007). The provider's endpoints come from its
+# discovery document (read when first needed); users are matched to existing accounts by e-mail.
+TANDEM_OIDC_ISSUER: str = CONFIG["TANDEM_OIDC_ISSUER"]
+TANDEM_OIDC_PROVIDER_NAME: str = CONFIG["TANDEM_OIDC_PROVIDER_NAME"]
+OIDC_RP_CLIENT_ID: str = CONFIG["TANDEM_OIDC_CLIENT_ID"]
+OIDC_RP_CLIENT_SECRET: str = CONFIG["TANDEM_OIDC_CLIENT_SECRET"]
+OIDC_RP_SIGN_ALGO: str = CONFIG["TANDEM_OIDC_SIGN_ALGO"]
+OIDC_RP_SCOPES = "openid email"
+OIDC_CREATE_USER = False  # existing accounts only: an administrator creates each login
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10  # seconds for each call to the provider
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -148,6 +184,8 @@ if TANDEM_ENV == "production":
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS: int = CONFIG["TANDEM_HSTS_SECONDS"]
+    SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = CONFIG["TANDEM_HSTS_INCLUDE_SUBDOMAINS"]
+    SECURE_HSTS_PRELOAD: bool = CONFIG["TANDEM_HSTS_PRELOAD"]
 SECURE_SSL_REDIRECT: bool = (
     TANDEM_ENV == "production"
     if CONFIG["TANDEM_SSL_REDIRECT"] is None
@@ -262,3 +300,11 @@ Q_CLUSTER = {
 }
 TANDEM_REFRESH_AT: str = CONFIG["TANDEM_REFRESH_AT"]
 TANDEM_JOBS_IN_SERVE: bool = CONFIG["TANDEM_JOBS_WORKERS"] > 0
+
+# Break-the-glass (F28): how long an emergency access grant lasts.
+TANDEM_BREAK_GLASS_MINUTES: int = CONFIG["TANDEM_BREAK_GLASS_MINUTES"]
+
+# The daily audit anchor (F29): the chain head outside the database, and a signed digest.
+TANDEM_AUDIT_ANCHOR_FILE: Path = CONFIG["TANDEM_AUDIT_ANCHOR_FILE"] or VAR_DIR / "audit-anchors.txt"
+TANDEM_AUDIT_ANCHOR_KEY: str | None = CONFIG["TANDEM_AUDIT_ANCHOR_KEY"]
+TANDEM_AUDIT_ANCHOR_AT: str = CONFIG["TANDEM_AUDIT_ANCHOR_AT"]

@@ -33,6 +33,10 @@ PATIENT_MODELS = {
     "Appointment",
     "AssessmentResponse",
     "ConsentDirective",
+    "DirectiveRecipient",
+    "DirectiveVersion",
+    "SignedForm",
+    "EmergencyAccess",
     "MeasurePatientResult",
     "CohortMembership",
     "RiskScore",
@@ -45,11 +49,11 @@ PATIENT_MODELS = {
 PATIENT_TABLES = re.compile(
     r"\b(registry_patient\w*|registry_coverage|core_careteammember|clinical_(encounter|condition"
     r"|observation|procedure|servicerequest|clinicalnote)|meds_medication\w+"
-    r"|scheduling_appointment|screening_assessmentresponse|consent_consentdirective"
+    r"|scheduling_appointment|screening_assessmentresponse|consent_(consentdirective|directiverecipient|directiveversion|signedform)|breakglass_emergencyaccess"
     r"|measures_measurepatientresult|registry_cohortmembership|registry_riskscore"
     r"|tasks_task\w*|outreach_(worklistitem|contactattempt|itemevent))\b"
 )
-WRITES = {"create", "bulk_create"}
+WRITES = {"create", "bulk_create", "update_or_create"}  # writes (the last returns the row it wrote)
 
 # Modules that may read patient-data models directly, and why.
 ALLOWED = {

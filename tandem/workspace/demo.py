@@ -24,6 +24,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 
+from tandem.audit import demo as audit_demo
+from tandem.breakglass import demo as breakglass
+from tandem.consent import demo as consent_demo
 from tandem.core import queries, services
 from tandem.core.models import Practitioner, Site
 from tandem.jobs import services as jobs
@@ -48,6 +51,7 @@ PERSONAS = [
     Persona("bh-clinician", "bhclinician", "Behavioral health clinician", "social-worker", None),
     Persona("psychiatrist", "psychiatrist", "Psychiatrist (CMHC)", "psychiatrist", "cmhc"),
     Persona("leader", "leader", "Clinic / program leader (all sites)"),
+    Persona("privacy", "privacy", "Privacy officer (audit log, disclosures; all sites)"),
     Persona("outsider", "outsider", "Outsider: staff with no relationship to any patient"),
     Persona("patient", "patient", "A patient (own record)"),
 ]
@@ -99,6 +103,12 @@ def ensure_personas() -> list[tuple[Persona, str]]:
         if persona.key == "leader":
             for site in Site.objects.all():
                 services.grant_site_role(by=None, user=user, site=site, role="leader")
+        if persona.key == "privacy":
+            if not user.email:  # the daily audit anchor digest is mailed to the privacy officer
+                user.email = "privacy@tandem.example"
+                user.save(update_fields=["email"])
+            for site in Site.objects.all():
+                services.grant_site_role(by=None, user=user, site=site, role="privacy-officer")
         if persona.key == "outsider" and not Practitioner.objects.filter(user=user).exists():
             Practitioner.objects.create(
                 user=user, given_name="Olive", family_name="Outsider", discipline="nurse"
@@ -143,7 +153,13 @@ def set_up(*, patients: int, seed: int, say: Callable[[str], None]) -> list[tupl
 # and tasks; worklist items in every state with contact attempts and an escalation). Later
 # apps add their ``seed_demo(personas=…)`` call here, after the apps they build on.
 # ---------------------------------------------------------------------------------------------
-SEEDS: tuple[Callable[..., None], ...] = (tasks.seed_demo, outreach.seed_demo)
+SEEDS: tuple[Callable[..., None], ...] = (
+    tasks.seed_demo,
+    outreach.seed_demo,
+    breakglass.seed_demo,  # a reviewed and an unreviewed break-the-glass (F28)
+    consent_demo.seed_demo,  # directives of every kind; the patient shares SUD data with the PCP
+    audit_demo.seed_demo,  # the first audit anchor and its signed digest (F29)
+)
 
 
 def bring_to_life(*, personas: dict[str, Any], refresh: bool, say: Callable[[str], None]) -> None:

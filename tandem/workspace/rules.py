@@ -1,7 +1,7 @@
 """The shell as data: the navigation each role sees and the panels of each role's home page.
 
 Role keys are those of :func:`tandem.core.queries.role_of` (``pcp``, ``care-manager``,
-``bh-clinician``, ``psychiatrist``, ``leader``, ``patient``, ``staff``). Navigation entries
+``bh-clinician``, ``psychiatrist``, ``leader``, ``privacy-officer``, ``patient``, ``staff``). Navigation entries
 name pages by URL name: an entry whose page does not exist (its URL name does not resolve) is
 left out, so an app can be absent without breaking the shell. An outsider works in one of these
 roles; the pages, not the navigation, make sure they see no patient.
@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CLINICIANS = frozenset({"pcp", "care-manager", "bh-clinician", "psychiatrist"})
-STAFF = CLINICIANS | {"leader", "staff"}  # everyone who works here, not the patients
-EVERYONE = STAFF | {"patient"}
+PRIVACY_OFFICER = frozenset({"privacy-officer"})  # audit data, no charts
+STAFF = CLINICIANS | {"leader", "staff"} | PRIVACY_OFFICER  # everyone who works here
+PATIENTS = frozenset({"patient"})
+EVERYONE = STAFF | PATIENTS
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,48 @@ class NavEntry:
 
 
 NAV: tuple[NavEntry, ...] = (
-    NavEntry("home", "Home", EVERYONE),
+    NavEntry("home", "Home", STAFF),
+    # A patient sees the portal (tandem.portal, /me/), never the staff pages.
+    NavEntry(
+        "portal-home",
+        "My health",
+        PATIENTS,
+        frozenset(
+            {
+                "portal-record",
+                "portal-team",
+                "portal-questionnaires",
+                "portal-questionnaire",
+                "portal-care-plan",
+            }
+        ),
+    ),
+    NavEntry(
+        "portal-sharing", "Sharing", PATIENTS, frozenset({"portal-sharing-new", "portal-directive"})
+    ),
+    NavEntry("portal-access", "Who looked", PATIENTS),
     NavEntry(
         "worklists", "Worklists", CLINICIANS | {"leader"}, frozenset({"worklist", "worklist-item"})
     ),
     NavEntry("tasks", "Tasks", STAFF, frozenset({"task-queue", "task-detail"})),
     NavEntry("cohorts", "Cohorts", CLINICIANS | {"leader"}, frozenset({"cohort"})),
-    NavEntry("patient-search", "Find a patient", STAFF, frozenset({"patient-summary"})),
+    NavEntry(
+        "patient-search",
+        "Find a patient",
+        STAFF - PRIVACY_OFFICER,
+        frozenset({"patient-summary", "emergency-access"}),
+    ),
     NavEntry("jobs", "Jobs", frozenset({"leader"}), frozenset({"job-detail"})),
+    NavEntry("audit-log", "Audit log", PRIVACY_OFFICER),
+    NavEntry(
+        "audit-disclosures-index", "Disclosures", PRIVACY_OFFICER, frozenset({"audit-disclosures"})
+    ),
+    NavEntry(
+        "emergency-access-reviews",
+        "Emergency access reviews",
+        PRIVACY_OFFICER,
+        frozenset({"emergency-access-review"}),
+    ),
     NavEntry("api-tokens", "API tokens", STAFF),
 )
 
@@ -83,6 +119,12 @@ HOMES: dict[str, Home] = {
         "Sites overview",
         "Counts only; open a patient's record through search (operations purpose, audited).",
         ("sites", "tasks", "worklists"),
+    ),
+    "privacy-officer": Home(
+        "Privacy and audit",
+        "Alerts for you (break-the-glass, daily audit anchors); the audit log and the "
+        "accounting of disclosures are in the navigation. No charts: audit data only.",
+        ("tasks",),
     ),
     "patient": Home("Welcome", "Your own health record.", ("own-record",)),
     "staff": Home(

@@ -238,10 +238,176 @@ def test_every_role_home_and_the_shortcuts_help_pass_axe(page: Page) -> None:
     assert found == dict.fromkeys(found, [])
 
 
+def test_the_patient_portal_passes_axe_on_a_phone(page: Page, screenshots) -> None:
+    from tests import builders as b
+    from tests.portal.test_views import pat_record, sud_consent_for_alice
+
+    team = build_team()
+    pat_record(team)
+    directive = sud_consent_for_alice(team)
+    draft = b.consent(
+        patient=team.pat, categories=["hiv"], purposes=["treatment"], status="draft",
+        recipients=[{"kind": "role", "role": "pcp"}],
+    )  # fmt: skip
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/login/", timeout=120_000)  # the server's first request loads every URLconf
+    sign_in(page, "alice")
+    page.goto(f"/patients/{team.pat.pk}/")  # a line in Pat's access log
+    page.get_by_role("button", name="Log out").click()
+    sign_in(page, "pat")
+    found = {}
+    urls = [
+        "/me/",
+        "/me/record/",
+        "/me/care-team/",
+        "/me/questionnaires/",
+        "/me/questionnaires/phq9/",
+        "/me/care-plan/",
+        "/me/sharing/",
+        "/me/sharing/new/",
+        f"/me/sharing/{directive.pk}/",
+        "/me/access/",
+        f"/me/sharing/{draft.pk}/",
+    ]
+    for n, url in enumerate(urls):
+        page.goto(url)
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        found[url] = serious_violations(page) + ([] if fits else ["scrolls sideways on a phone"])
+        name = url.strip("/").replace("/", "-").replace(str(directive.pk), "directive")
+        name = name.replace(str(draft.pk), "draft")
+        page.screenshot(path=screenshots / f"6{n}-portal-{name}-phone.png", full_page=True)
+    page.goto("/me/questionnaires/phq9/")
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    found["questionnaire with errors"] = serious_violations(page)
+    page.goto("/me/sharing/new/")
+    page.get_by_label("Care for alcohol or drug use").check()
+    page.get_by_label("Anyone who is your primary care provider").check()
+    page.get_by_label("To treat you").check()
+    page.get_by_role("button", name="See what they would see").click()
+    expect(page.get_by_test_id("preview")).to_be_visible()
+    found["sharing preview"] = serious_violations(page)
+    page.screenshot(path=screenshots / "6a-portal-sharing-preview-phone.png", full_page=True)
+    page.get_by_role("button", name="Sign and share").click()  # no signature typed
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    found["sharing with errors"] = serious_violations(page)
+    page.goto(f"/me/sharing/{draft.pk}/")
+    page.get_by_role("button", name="Sign and share").click()  # no name typed
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    found["draft sign with errors"] = serious_violations(page)
+
+    assert found == dict.fromkeys(found, [])
+
+
+def test_the_audit_pages_pass_axe(page: Page, settings, tmp_path) -> None:
+    settings.TANDEM_AUDIT_ANCHOR_FILE = tmp_path / "audit-anchors.txt"  # not the var dir's
+    from tandem.audit import services as audit
+    from tests.audit.tampering import guard_put_back, tamper
+
+    team = build_team()
+    for outcome in ("shown", "redacted", "denied"):
+        audit.record(
+            actor=team.alice,
+            entry=audit.Entry("read", outcome, team.pat.pk, "conditions", "treatment",
+                              "basis=care-team consent=3"),
+        )  # fmt: skip
+    audit.record(
+        actor=team.olive,
+        entry=audit.Entry("read", "shown", team.pat.pk, "conditions", "emergency",
+                          "basis=emergency-access"),
+    )  # fmt: skip
+    page.goto("/login/", timeout=120_000)
+    sign_in(page, "priya")
+    found = {}
+    for url in [
+        "/",
+        "/audit/",
+        f"/audit/?patient={team.pat.pk}&outcome=denied",
+        "/audit/?since=2999-01-01",  # empty
+        "/audit/disclosures/",
+        "/audit/disclosures/?patient=NO-SUCH",
+        f"/audit/disclosures/{team.pat.pk}/",
+    ]:
+        page.goto(url)
+        found[url] = serious_violations(page)
+    with guard_put_back():  # the live server's database outlives this test
+        tamper(
+            "UPDATE audit_auditevent SET detail = 'x' WHERE id = (SELECT MIN(id) FROM audit_auditevent)"
+        )
+    page.goto("/audit/")
+    expect(page.get_by_role("alert")).to_contain_text("Audit chain broken at event")
+    found["broken chain"] = serious_violations(page)
+
+    assert found == dict.fromkeys(found, [])
+
+
 # --- Every page is checked --------------------------------------------------------------------
 # Each page (a GET answered with HTML) by URL name, and the test above that runs axe on it.
 # Add a page here when you add it to one of the tests (htmx fragments: the test that checks
 # the page they are swapped into).
+
+
+def test_the_break_the_glass_pages_pass_axe(page: Page) -> None:
+    from tandem.breakglass import services as breakglass
+    from tests import builders as b
+
+    team = build_team()
+    chart(team)
+    other = b.patient(given_name="Quinn", family_name="Other", mrn_site=team.pc_site)
+    reason = "Unconscious in the ED, no family reachable; need medications."
+    reviewed = breakglass.declare(by=team.sam, patient_id=other.pk, reason=reason)
+    breakglass.review(by=team.priya, grant=reviewed, justified=True, note="ED visit confirmed.")
+    page.goto("/login/", timeout=120_000)  # the server's first request loads every URLconf
+    sign_in(page, "olive")
+    found = {}
+    page.goto("/emergency-access/")
+    found["declare"] = serious_violations(page)
+    page.get_by_role("button", name="Declare emergency and open the chart").click()
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    found["declare with errors"] = serious_violations(page)
+    page.get_by_label("MRN").fill(team.pat.identifiers.get(kind="mrn").value)
+    page.get_by_label("Reason for emergency access").fill(reason)
+    page.get_by_label("I understand").check()
+    page.get_by_role("button", name="Declare emergency and open the chart").click()
+    expect(page.get_by_test_id("emergency-banner")).to_be_visible()
+    found["chart with the emergency banner"] = serious_violations(page)
+    page.get_by_role("button", name="Log out").click()
+    sign_in(page, "priya")
+    for url in [
+        "/emergency-access/reviews/",
+        "/emergency-access/reviews/?status=not-justified",  # empty
+        f"/emergency-access/reviews/{reviewed.pk}/",
+    ]:
+        page.goto(url)
+        found[url] = serious_violations(page)
+    page.goto("/emergency-access/reviews/?status=unreviewed")
+    page.get_by_test_id("grant-row").get_by_role("link").click()
+    found["unreviewed"] = serious_violations(page)
+    page.get_by_role("button", name="Record the review").click()
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    found["review with errors"] = serious_violations(page)
+
+    assert found == dict.fromkeys(found, [])
+
+
+def test_the_sign_in_and_account_pages_pass_axe(page: Page, settings) -> None:
+    from tests.browser.test_signin_security import required_set_up_axe, sign_in_security_pages_axe
+
+    found = sign_in_security_pages_axe(page)
+    page.get_by_role("link", name="Start again").click()
+    found |= required_set_up_axe(page, settings)
+
+    assert found == dict.fromkeys(found, [])
+
+
+def test_the_consent_directive_pages_pass_axe(page: Page) -> None:
+    from tests.browser.test_consent_pages import consent_pages_pass_axe
+
+    found = consent_pages_pass_axe(page, serious_violations)
+
+    assert found == dict.fromkeys(found, [])
+
+
 AXE_PAGES = {
     "login": "test_the_login_page_passes_axe_with_the_demo_hint",
     "home": "test_every_role_home_and_the_shortcuts_help_pass_axe",
@@ -264,12 +430,46 @@ AXE_PAGES = {
     "jobs": "test_the_jobs_pages_pass_axe",
     "job-detail": "test_the_jobs_pages_pass_axe",
     "job-row": "test_the_jobs_pages_pass_axe",
+    "emergency-access": "test_the_break_the_glass_pages_pass_axe",
+    "emergency-access-reviews": "test_the_break_the_glass_pages_pass_axe",
+    "emergency-access-review": "test_the_break_the_glass_pages_pass_axe",
+    "portal-home": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-record": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-team": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-questionnaires": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-questionnaire": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-care-plan": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-sharing": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-sharing-new": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-directive": "test_the_patient_portal_passes_axe_on_a_phone",
+    "portal-access": "test_the_patient_portal_passes_axe_on_a_phone",
+    "audit-log": "test_the_audit_pages_pass_axe",
+    "audit-disclosures-index": "test_the_audit_pages_pass_axe",
+    "audit-disclosures": "test_the_audit_pages_pass_axe",
+    "login-code": "test_the_sign_in_and_account_pages_pass_axe",
+    "login-setup": "test_the_sign_in_and_account_pages_pass_axe",
+    "account": "test_the_sign_in_and_account_pages_pass_axe",
+    "password-change": "test_the_sign_in_and_account_pages_pass_axe",
+    "second-factor-setup": "test_the_sign_in_and_account_pages_pass_axe",
+    "recovery-codes": "test_the_sign_in_and_account_pages_pass_axe",
+    "consent-directives": "test_the_consent_directive_pages_pass_axe",
+    "consent-new": "test_the_consent_directive_pages_pass_axe",
+    # POST only (405 to a GET); its htmx partial is checked in place on the form, and the page
+    # without JavaScript is consent/preview.html, which the draft's preview also renders.
+    "consent-preview": "test_the_consent_directive_pages_pass_axe",
+    "consent-directive": "test_the_consent_directive_pages_pass_axe",
+    "consent-history": "test_the_consent_directive_pages_pass_axe",
+    "consent-preview-draft": "test_the_consent_directive_pages_pass_axe",
 }
 # Named URLs that answer a GET with HTML but are not Tandem pages for axe, and why. (A named URL
 # whose GET is refused with 405 is an action, not a page, and needs no line here.)
 EXEMPT = {
     "cohort-export": "CSV download",
     "worklist-item-letter": "PDF download (an outreach letter)",
+    "consent-signed-form": "PDF download (a consent directive's scanned signed form)",
+    "audit-export": "CSV or FHIR JSON download of audit events",
+    "oidc-start": "a redirect to the OpenID Connect provider (404 when not configured)",
+    "oidc-callback": "a redirect back from the OpenID Connect provider (404 when not configured)",
 }
 EXEMPT_NAMESPACES = {
     "admin": "Django's admin: its own templates, for superusers only",

@@ -12,7 +12,9 @@ from tandem.core.models import Practitioner, SiteRole
 from tandem.workspace import demo
 from tests import builders as b
 
-KEYS = {"pcp", "care-manager", "bh-clinician", "psychiatrist", "leader", "outsider", "patient"}
+KEYS = {
+    "pcp", "care-manager", "bh-clinician", "psychiatrist", "leader", "privacy", "outsider", "patient"
+}  # fmt: skip
 
 
 def test_tandem_demo_is_a_workspace_command():
@@ -30,7 +32,7 @@ def test_it_creates_one_login_per_persona_and_keeps_their_passwords(team, settin
     first = dict((p.username, password) for p, password in demo.ensure_personas())
     again = dict((p.username, password) for p, password in demo.ensure_personas())
 
-    assert first == again and len(first) == 7
+    assert first == again and len(first) == len(KEYS)
     credentials = tmp_path / "demo-credentials.json"
     assert json.loads(credentials.read_text()) == first
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
@@ -41,6 +43,8 @@ def test_it_creates_one_login_per_persona_and_keeps_their_passwords(team, settin
     assert Practitioner.objects.get(user=users["outsider"]).family_name == "Outsider"
     leader_sites = SiteRole.objects.filter(user=users["leader"], role="leader").count()
     assert leader_sites == 3  # every site
+    officer = SiteRole.objects.filter(user=users["privacy"], role="privacy-officer").count()
+    assert officer == 3 and users["privacy"].email  # every site; the anchor digest is mailed
 
 
 def test_bring_to_life_seeds_each_apps_demo_work_and_says_so(team, settings, tmp_path):
@@ -55,4 +59,7 @@ def test_bring_to_life_seeds_each_apps_demo_work_and_says_so(team, settings, tmp
     assert [seed.__module__ for seed in demo.SEEDS] == [
         "tandem.tasks.services",
         "tandem.outreach.services",
+        "tandem.breakglass.demo",
+        "tandem.consent.demo",
+        "tandem.audit.demo",
     ]

@@ -30,7 +30,7 @@ def nav_labels(html: str) -> list[str]:
         ("sam", CLINICAL_NAV),
         ("olive", CLINICAL_NAV),  # an outsider works in a role; the pages show her nothing
         ("leo", ["Home", "Worklists", "Tasks", "Cohorts", "Find a patient", "Jobs", "API tokens"]),
-        ("pat_user", ["Home"]),
+        ("pat_user", ["My health", "Sharing", "Who looked"]),  # the portal, no staff pages
     ],
 )
 def test_it_shows_each_role_its_navigation(client, team, persona, labels):
