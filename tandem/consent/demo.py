@@ -60,7 +60,7 @@ def _ensure_part2_record(patient_id: int) -> None:
         code_system=rules.ICD10,
         code="F11.20",
         display="Opioid dependence, uncomplicated",
-        category="encounter-diagnosis",
+        category="problem-list-item",  # on the chart's problem list: the flow's visible change
         onset=start,
         recorded_at=start,
         source="demo",

@@ -371,8 +371,11 @@ def on_care_team(patient_id: int, practitioner: Any, role: str) -> bool:
 
 
 def has_part2_records(patient_id: int) -> bool:
+    """Whether the patient has a Part 2 diagnosis on the problem list (what the chart shows)."""
     condition = apps.get_model("clinical", "Condition")
-    return condition.objects.filter(patient_id=patient_id, sensitivity="substance-use").exists()
+    return condition.objects.filter(
+        patient_id=patient_id, sensitivity="substance-use", category="problem-list-item"
+    ).exists()
 
 
 def part2_program() -> Any:
