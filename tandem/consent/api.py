@@ -39,6 +39,7 @@ from tandem.api import (
 from tandem.audit import services as audit
 from tandem.consent import queries, services
 from tandem.consent.models import DIRECTIVE_PURPOSES, ConsentDirective, SignedForm
+from tandem.core.lib.access import AccessDenied
 from tandem.core.queries import purpose_for, role_of
 
 router = Router()
@@ -427,6 +428,48 @@ def create_directive(request: HttpRequest, patient_id: int, body: DirectiveIn) -
         )
     except services.DirectiveError as error:
         raise _invalid(error) from None
+    return Status(201, _detail_out(directive))
+
+
+@router.post(
+    "/{int:patient_id}/consents/fhir",
+    response={201: DirectiveDetailOut},
+    auth=WRITE,
+    url_name="consent-fhir-import",
+    summary="Import a consent directive from a FHIR R4 Consent",
+)
+def import_directive_fhir(request: HttpRequest, patient_id: int) -> Status:
+    """Record the directive a FHIR R4 ``Consent`` describes (the body, ``application/fhir+json``
+    or ``application/json``), as it stands there: status, recipients revoked or not,
+    signature. Its ``patient`` must be ``Patient/<patient_id>``. A new directive: the
+    resource's id is not kept (what ``…/consents/{id}/fhir`` exports imports back unchanged)."""
+    import json
+
+    from tandem.consent import fhir
+
+    _manage(request, patient_id)
+    try:
+        resource = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiProblem(
+            400, "invalid-directive", "body: not JSON", extra={"field": "body"}
+        ) from None
+    reference = (
+        (resource.get("patient") or {}).get("reference") if isinstance(resource, dict) else None
+    )
+    if reference != f"Patient/{patient_id}":
+        raise ApiProblem(
+            400,
+            "invalid-directive",
+            f"patient: the Consent must name Patient/{patient_id}",
+            extra={"field": "patient"},
+        )
+    try:
+        directive = fhir.from_fhir(resource, by=caller(request).user)
+    except services.DirectiveError as error:
+        raise _invalid(error) from None
+    except AccessDenied:
+        raise not_found_patient() from None
     return Status(201, _detail_out(directive))
 
 

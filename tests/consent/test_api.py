@@ -370,3 +370,44 @@ def test_the_fhir_of_a_directive_the_reader_may_not_see_is_404(client, team):
     response = client.get(f"{_base(team)}/{hidden.pk}/fhir", headers=bearer(secret))
 
     assert is_problem(response, 404)["type"] == "urn:tandem:problem:directive-not-found"
+
+
+def test_a_directive_exported_as_fhir_imports_back_unchanged(client, team):
+    directive = _active(team)
+    reader = token_for(team.bob, "consents:read")
+    writer = token_for(team.bob, "consents:write")
+    exported = client.get(f"{_base(team)}/{directive.pk}/fhir", headers=bearer(reader)).json()
+
+    response = client.post(
+        f"{_base(team)}/fhir",
+        data=exported,
+        content_type="application/fhir+json",
+        headers=bearer(writer),
+    )
+
+    assert response.status_code == 201, response.content
+    copy = response.json()["id"]
+    assert copy != directive.pk and ConsentDirective.objects.count() == 2
+    again = client.get(f"{_base(team)}/{copy}/fhir", headers=bearer(reader)).json()
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("id", "identifier", "meta")}  # noqa: E731
+    assert strip(again) == strip(exported)
+
+
+def test_a_fhir_import_for_another_patient_or_not_json_is_400_and_writes_nothing(client, team):
+    other = b.patient(given_name="Quinn")
+    writer = token_for(team.bob, "consents:write")
+    resource = {"resourceType": "Consent", "patient": {"reference": f"Patient/{other.pk}"}}
+
+    wrong_patient = client.post(
+        f"{_base(team)}/fhir",
+        data=resource,
+        content_type="application/json",
+        headers=bearer(writer),
+    )
+    not_json = client.post(
+        f"{_base(team)}/fhir", data="{", content_type="application/json", headers=bearer(writer)
+    )
+
+    assert is_problem(wrong_patient, 400)["field"] == "patient"
+    assert is_problem(not_json, 400)["field"] == "body"
+    assert not ConsentDirective.objects.exists()

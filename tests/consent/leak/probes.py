@@ -390,6 +390,25 @@ API_PROBES: dict[str, Entry] = {
     "POST /api/patients/{patient_id}/consents": Probe(
         "POST", api_patient("/consents"), data=lambda w, c: DIRECTIVE_BODY
     ),
+    "POST /api/patients/{patient_id}/consents/fhir": Probe(
+        "POST",
+        api_patient("/consents/fhir"),
+        data=lambda w, c: {
+            "resourceType": "Consent",
+            "status": "active",
+            "patient": {"reference": f"Patient/{_pid(w, c)}"},
+            "provision": {
+                "type": "permit",
+                "period": {"start": "2026-01-01"},
+                "actor": [
+                    {
+                        "role": {"coding": [{"code": "IRCP"}]},
+                        "reference": {"reference": "PractitionerRole/pcp"},
+                    }
+                ],
+            },
+        },
+    ),
     "POST /api/patients/{patient_id}/consents/preview": Probe(
         "POST", api_patient("/consents/preview"), data=lambda w, c: DIRECTIVE_BODY
     ),
@@ -488,6 +507,10 @@ EXPORTERS: dict[str, Via | Exempt] = {
         ("GET /api/patients/{patient_id}/consents/{directive_id}/fhir",)
     ),
     "tandem.consent.fhir:from_fhir": Exempt("imports a FHIR Consent (writes into Tandem)"),
+    # imports (writes into Tandem); its answer, the directive recorded, is probed here
+    "tandem.consent.api:import_directive_fhir": Via(
+        ("POST /api/patients/{patient_id}/consents/fhir",)
+    ),
     "tandem.consent.services:_store_pdf": Via(("consent-signed-form",)),
     "tandem.audit.views:audit_export": Via(("audit-export",)),
     "tandem.audit.exports:csv_chunks": Via(("audit-export",)),
