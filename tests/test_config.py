@@ -91,3 +91,12 @@ def test_every_command_is_documented():
     missing = [name for name in commands if f"`tandem {name}" not in doc]
 
     assert missing == []
+
+
+def test_passwords_are_hashed_with_argon2_outside_the_tests():
+    # tests/conftest.py puts a fast hasher first for the tests; the settings module does not.
+    import importlib
+
+    module = importlib.import_module("tandem.settings")
+    assert module.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert "MD5" not in " ".join(module.PASSWORD_HASHERS)
