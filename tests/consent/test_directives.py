@@ -126,7 +126,7 @@ def test_the_label_is_the_most_protective_category(team):
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "shared"),
+    ("start", "end", "shares"),
     [
         (0, None, True),  # starts today
         (-10, 0, True),  # ends today: in force all day
@@ -134,7 +134,7 @@ def test_the_label_is_the_most_protective_category(team):
         (1, None, False),  # starts tomorrow
     ],
 )
-def test_a_directive_is_in_force_from_its_start_day_to_its_end_day(team, start, end, shared):
+def test_a_directive_is_in_force_from_its_start_day_to_its_end_day(team, start, end, shares):
     part2_diagnosis(team)
     day = today()
     share(
@@ -143,7 +143,7 @@ def test_a_directive_is_in_force_from_its_start_day_to_its_end_day(team, start, 
         end=None if end is None else day + dt.timedelta(days=end),
     )
 
-    assert sees_part2(team.alice, team.pat) is shared
+    assert sees_part2(team.alice, team.pat) is shares
 
 
 def test_revoking_one_recipient_of_a_multi_party_directive_leaves_the_others(team):

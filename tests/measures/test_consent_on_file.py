@@ -78,7 +78,7 @@ def people(team):
             {"kind": "person", "practitioner": alice, "revoked_on": ONSET.replace(year=2025)}
         ],
     )
-    return {"shared": shared_smi, "unshared": unshared_smi, "sud": sud, "revoked": revoked}
+    return {"consented": shared_smi, "unshared": unshared_smi, "sud": sud, "revoked": revoked}
 
 
 def test_the_analytic_table_has_a_row_per_category_purpose_and_recipient(people, team):
@@ -112,12 +112,12 @@ def test_measure_run_store_counts_and_labels_each_result(people, engine):
         r.patient_id: r
         for r in MeasurePatientResult.objects.filter(run_id=outcome.run_id, group="group-1")
     }
-    assert rows[people["shared"].pk].in_numerator
+    assert rows[people["consented"].pk].in_numerator
     assert not rows[people["unshared"].pk].in_numerator
     assert rows[people["sud"].pk].in_numerator
     assert not rows[people["revoked"].pk].in_numerator  # the PCP was revoked in March
     # SMI results are mental-health data; SUD results are Part 2 data
-    assert rows[people["shared"].pk].sensitivity == "mental-health"
+    assert rows[people["consented"].pk].sensitivity == "mental-health"
     assert rows[people["sud"].pk].sensitivity == "substance-use"
     assert rows[people["revoked"].pk].sensitivity == "substance-use"
     evidence = rows[people["sud"].pk].evidence["denominator"]

@@ -16,11 +16,14 @@ NEW_KEYS = [
     "SSD", "SMD", "SMC", "SAA", "APM", "FUH", "FUM", "AMM", "DMS", "DRR",
     "TANDEM-PCENG", "TANDEM-METAB", "TANDEM-BPSMI", "TANDEM-UTIL",
 ]  # fmt: skip
+# Measures on Tandem's own operational tables (not code lists): the consent-on-file measure
+# reads consent directives (tests/measures/test_consent_measure.py).
+OPERATIONAL_KEYS = ["TANDEM-CONSENT"]
 CMS_KEYS = ["CMS2", "CMS159", "CMS128", "CMS165", "CMS122", "CMS138"]
 
 
 def test_every_hedis_style_and_tandem_measure_is_registered_after_the_cms_ones():
-    assert list(definitions.REGISTRY) == CMS_KEYS + NEW_KEYS
+    assert list(definitions.REGISTRY) == CMS_KEYS + NEW_KEYS + OPERATIONAL_KEYS
     assert definitions.get("tandem-pceng").key == "TANDEM-PCENG"
 
 
@@ -43,7 +46,9 @@ def test_each_measure_uses_only_tandem_code_lists(key):
 def test_cli_lists_the_new_measures(capsys):
     cli.cmd_list(argparse.Namespace())
     out = capsys.readouterr().out
-    assert all(line.split()[0] in CMS_KEYS + NEW_KEYS for line in out.splitlines())
+    assert all(
+        line.split()[0] in CMS_KEYS + NEW_KEYS + OPERATIONAL_KEYS for line in out.splitlines()
+    )
     assert {line.split()[0] for line in out.splitlines()} >= set(NEW_KEYS)
 
 
