@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,10 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
 
 from tandem.audit import anchors, services
 from tandem.audit.anchors import Anchor, AnchorError
+from tandem.core.lib import schedules
 
 SCHEDULE_NAME = "tandem: daily audit anchor"
 KEY_LABEL = b"tandem-audit-anchor"
@@ -195,32 +194,13 @@ def scheduled_anchor() -> str:
 
 
 def next_run(now: dt.datetime | None = None) -> dt.datetime:
-    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    local = (now or timezone.now()).astimezone(zone)
-    at = dt.time.fromisoformat(settings.TANDEM_AUDIT_ANCHOR_AT)
-    candidate = dt.datetime.combine(local.date(), at, tzinfo=zone)
-    if candidate <= local:
-        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=zone)
-    return candidate
+    return schedules.next_at(settings.TANDEM_AUDIT_ANCHOR_AT, now)
 
 
 def ensure_schedule() -> Any:
     """The daily anchor schedule, created once and moved when ``TANDEM_AUDIT_ANCHOR_AT`` changed."""
-    from django_q.models import Schedule
-
-    wanted = next_run()
-    schedule = Schedule.objects.filter(name=SCHEDULE_NAME).first()
-    if schedule is None:
-        return Schedule.objects.create(
-            name=SCHEDULE_NAME,
-            func="tandem.audit.jobs.scheduled_anchor",
-            schedule_type=Schedule.DAILY,
-            repeats=-1,
-            next_run=wanted,
-        )
-    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    current = schedule.next_run.astimezone(zone) if schedule.next_run else None
-    if current is None or current.strftime("%H:%M") != settings.TANDEM_AUDIT_ANCHOR_AT:
-        schedule.next_run = wanted
-        schedule.save(update_fields=["next_run"])
-    return schedule
+    return schedules.ensure_daily(
+        name=SCHEDULE_NAME,
+        func="tandem.audit.jobs.scheduled_anchor",
+        at=settings.TANDEM_AUDIT_ANCHOR_AT,
+    )

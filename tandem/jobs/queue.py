@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +21,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from tandem.audit import services as audit
+from tandem.core.lib import schedules
 from tandem.jobs import rules, services
 from tandem.jobs.models import JobRun
 
@@ -116,30 +116,14 @@ def scheduled_refresh() -> str:
 
 def next_refresh(now: dt.datetime | None = None) -> dt.datetime:
     """The next ``TANDEM_REFRESH_AT`` in ``TANDEM_TIME_ZONE`` after ``now``."""
-    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    local = (now or timezone.now()).astimezone(zone)
-    at = dt.time.fromisoformat(settings.TANDEM_REFRESH_AT)
-    candidate = dt.datetime.combine(local.date(), at, tzinfo=zone)
-    if candidate <= local:
-        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=zone)
-    return candidate
+    return schedules.next_at(settings.TANDEM_REFRESH_AT, now)
 
 
 def ensure_schedule() -> Schedule:
     """The daily schedule, created once and moved when ``TANDEM_REFRESH_AT`` changed."""
-    wanted = next_refresh()
-    schedule = Schedule.objects.filter(name=SCHEDULE_NAME).first()
-    if schedule is None:
-        return Schedule.objects.create(
-            name=SCHEDULE_NAME,
-            func="tandem.jobs.queue.scheduled_refresh",
-            schedule_type=Schedule.DAILY,
-            repeats=-1,
-            next_run=wanted,
-        )
-    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    current = schedule.next_run.astimezone(zone) if schedule.next_run else None
-    if current is None or current.strftime("%H:%M") != settings.TANDEM_REFRESH_AT:
-        schedule.next_run = wanted
-        schedule.save(update_fields=["next_run"])
+    schedule: Schedule = schedules.ensure_daily(
+        name=SCHEDULE_NAME,
+        func="tandem.jobs.queue.scheduled_refresh",
+        at=settings.TANDEM_REFRESH_AT,
+    )
     return schedule
