@@ -21,10 +21,9 @@ from django.views.decorators.http import require_GET
 from tandem.audit import exports, forms, jobs, queries
 from tandem.audit import services as audit
 from tandem.audit.models import AuditChainHead
+from tandem.core.forms import MAX_ID
 from tandem.core.queries import is_privacy_officer
 from tandem.core.views import HtmxHttpRequest, bad_request
-
-MAX_ID = 2**63 - 1
 
 
 def _refuse(request: HttpRequest, action: str, patient_id: int | None = None) -> HttpResponse:

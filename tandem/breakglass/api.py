@@ -33,11 +33,11 @@ from tandem.api import (
 )
 from tandem.breakglass import queries, rules, services
 from tandem.breakglass.models import EmergencyAccess
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.access import AccessDenied
 
 router = Router()
 
-MAX_ID = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 
 

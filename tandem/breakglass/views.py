@@ -22,10 +22,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from tandem.audit import services as audit
 from tandem.breakglass import forms, queries, rules, services
 from tandem.consent.models import Purpose
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.http import refusals_as_404
 from tandem.core.views import HtmxHttpRequest, bad_request
-
-MAX_ID = 2**63 - 1
 
 
 def _query_without_page(request: HttpRequest) -> str:

@@ -39,12 +39,12 @@ from tandem.api import (
 from tandem.audit import services as audit
 from tandem.consent import queries, services
 from tandem.consent.models import DIRECTIVE_PURPOSES, ConsentDirective, SignedForm
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.access import AccessDenied
 from tandem.core.queries import purpose_for, role_of
 
 router = Router()
 
-MAX_ID = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 FHIR_JSON = "application/fhir+json"
 CATEGORIES = "|".join(ConsentDirective.Category.values)

@@ -29,13 +29,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.audit import services as audit
 from tandem.consent import forms, gate, queries, services
 from tandem.consent.models import ConsentDirective, DirectiveRecipient
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.access import AccessDenied
 from tandem.core.lib.http import refusals_as_404
 from tandem.core.models import Organization, Practitioner, Site
 from tandem.core.queries import purpose_for, role_of
 from tandem.core.views import HtmxHttpRequest
-
-MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 STATUS_BADGES = {
     "draft": "text-bg-light border",

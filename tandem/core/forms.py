@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 MAX_PAGE = 10_000
+MAX_ID = 2**63 - 1  # the largest id a BigAutoField holds: a larger one in a URL is refused
 
 
 class PageForm(forms.Form):

@@ -28,11 +28,11 @@ from tandem.api import (
     requires,
 )
 from tandem.consent import gate, redisclosure
+from tandem.core.forms import MAX_ID
 from tandem.outreach import queries, rules, services
 
 router = Router(auth=requires("worklists:read"))
 WRITE = requires("worklists:write")
-MAX_ID = 2**63 - 1
 
 State = Literal["open", "new", "claimed", "in-outreach", "resolved", "unable-to-reach", "all"]
 Channel = Literal[

@@ -21,11 +21,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.consent import gate, redisclosure
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.http import refusals_as_404
 from tandem.core.views import HtmxHttpRequest, bad_request
 from tandem.outreach import forms, letters, queries, rules, services
-
-MAX_ID = 2**63 - 1
 
 
 def _forbidden(request: HttpRequest, what: str) -> HttpResponse:

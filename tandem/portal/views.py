@@ -21,11 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.http import refusals_as_404
 from tandem.portal import forms, queries, rules, services
 from tandem.registry import chart
-
-MAX_ID = 2**63 - 1
 
 
 def patient_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -30,6 +30,7 @@ from tandem.api import (
     requires,
 )
 from tandem.consent import gate, redisclosure
+from tandem.core.forms import MAX_ID
 from tandem.core.lib import display
 from tandem.core.queries import purpose_for, role_of
 from tandem.measures import queries as measure_queries
@@ -38,7 +39,6 @@ from tandem.tasks import queries as tasks_queries
 
 router = Router(auth=requires("patients:read"))
 
-MAX_ID = 2**63 - 1  # the largest id a BigAutoField holds
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 T = TypeVar("T")
 

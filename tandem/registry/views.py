@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.consent import gate, redisclosure
+from tandem.core.forms import MAX_ID
 from tandem.core.lib.http import refusals_as_404
 from tandem.core.models import Site
 from tandem.core.queries import leader_site_ids, purpose_for, role_of
@@ -26,8 +27,6 @@ from tandem.measures import queries as measure_queries
 from tandem.registry import chart, engagement, queries, services
 from tandem.registry.forms import SearchForm
 from tandem.tasks import queries as tasks_queries
-
-MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 # Chart sections and the gate kinds each one shows, in page order (docs/ui.md: fixed order).
 SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [

@@ -31,12 +31,12 @@ from tandem.api import (
     requires,
 )
 from tandem.consent import redisclosure
+from tandem.core.forms import MAX_ID
 from tandem.tasks import queries, rules, services
 from tandem.tasks.models import Queue, Task
 
 router = Router()
 
-MAX_ID = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 
 

@@ -20,11 +20,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.consent import redisclosure
+from tandem.core.forms import MAX_ID
 from tandem.core.views import HtmxHttpRequest, bad_request
 from tandem.tasks import forms, queries, services
 from tandem.tasks.models import Queue, Task
-
-MAX_ID = 2**63 - 1
 
 
 def _query_without_page(request: HttpRequest) -> str:
