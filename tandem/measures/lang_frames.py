@@ -80,6 +80,9 @@ TIME_COLUMNS = {
     "assessments": "effective",
     "coverage": "start_date",
     "claims": "billable_start",
+    "tasks": "execution_end",
+    "allergies": "onset_start",
+    "adverse_events": "occurred",
     "care_team": "start_date",
     "consent_directives": "start_date",
 }

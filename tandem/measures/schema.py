@@ -104,6 +104,9 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("value_system", S),  # coded value (e.g. SNOMED positive/negative finding)
         ("value_code", S),
         ("value_bool", B),
+        # FHIR type of value[x] as FHIR spells it: Quantity, integer, decimal, CodeableConcept,
+        # boolean, string, dateTime, Period, Ratio, Range, ...; null when there is no value
+        ("value_type", S),
         ("reason_system", S),  # not-done reason
         ("reason_code", S),
         ("encounter_id", S),
@@ -118,7 +121,7 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("system", S),
         ("code", S),
         ("authored", T),
-        ("period_start", T),  # dosage timing bounds or dispense validity period
+        ("period_start", T),  # dosageInstruction[0].timing.repeat.boundsPeriod
         ("period_end", T),
         ("days_supply", I),  # dispenseRequest.expectedSupplyDuration in days
         ("quantity", F),
@@ -129,6 +132,9 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("reason_code", S),
         ("prescriber_id", S),
         ("encounter_id", S),
+        ("validity_start", T),  # dispenseRequest.validityPeriod
+        ("validity_end", T),
+        ("medication_ref", S),  # id of the Medication a medicationReference names, else null
     ],
     "medication_dispenses": [
         ("dispense_id", S),
@@ -144,6 +150,7 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("frequency_per_day", F),
         ("prescriber_id", S),
         ("request_id", S),
+        ("medication_ref", S),  # id of the Medication a medicationReference names, else null
     ],
     "medication_administrations": [
         ("administration_id", S),
@@ -153,6 +160,7 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("code", S),
         ("effective_start", T),
         ("effective_end", T),
+        ("medication_ref", S),  # id of the Medication a medicationReference names, else null
     ],
     "procedures": [
         ("procedure_id", S),
@@ -166,6 +174,7 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("reason_system", S),
         ("reason_code", S),
         ("encounter_id", S),
+        ("recorded", T),  # QI-Core / US Quality Core "recorded" extension (ProcedureNotDone)
     ],
     "service_requests": [
         ("request_id", S),
@@ -200,6 +209,66 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("total_score", F),
         ("effective", T),
         ("items_json", S),  # {"item code": answer value, ...}
+    ],
+    # FHIR Task (CMS50: the consultant report closing a referral). One row per Task.code
+    # coding x basedOn reference (count distinct ids).
+    "tasks": [
+        ("task_id", S),
+        ("patient_id", S),  # Task.for
+        ("status", S),  # draft|requested|received|accepted|rejected|ready|cancelled|...|completed
+        ("intent", S),  # unknown | proposal | plan | order | original-order | ...
+        ("system", S),  # Task.code coding
+        ("code", S),
+        ("reason_system", S),  # Task.reasonCode (first coding)
+        ("reason_code", S),
+        ("status_reason_system", S),  # Task.statusReason (first coding)
+        ("status_reason_code", S),
+        ("based_on_id", S),  # id a Task.basedOn reference points to (ServiceRequest/x -> x)
+        ("focus_id", S),  # id Task.focus points to
+        ("authored", T),  # authoredOn
+        ("execution_start", T),  # executionPeriod
+        ("execution_end", T),
+        ("encounter_id", S),
+    ],
+    # FHIR AllergyIntolerance (CMS347: statin allergy). One row per code coding.
+    "allergies": [
+        ("allergy_id", S),
+        ("patient_id", S),  # AllergyIntolerance.patient
+        ("clinical_status", S),  # active | inactive | resolved
+        ("verification_status", S),  # unconfirmed | confirmed | refuted | entered-in-error
+        ("type", S),  # allergy | intolerance
+        ("category", S),  # food | medication | environment | biologic (the first)
+        ("system", S),
+        ("code", S),
+        ("onset_start", T),  # onset[x]: dateTime, Period or Age (from the birth date)
+        ("onset_end", T),
+        ("recorded", T),  # recordedDate
+        ("encounter_id", S),
+    ],
+    # FHIR AdverseEvent (CMS347: adverse reaction to a statin). One row per event coding.
+    "adverse_events": [
+        ("adverse_event_id", S),
+        ("patient_id", S),  # AdverseEvent.subject
+        ("actuality", S),  # actual | potential
+        ("category", S),  # first category code (product-problem, medication-mishap, ...)
+        ("system", S),  # AdverseEvent.event coding
+        ("code", S),
+        ("occurred", T),  # AdverseEvent.date
+        ("detected", T),
+        ("recorded", T),  # recordedDate
+        ("encounter_id", S),
+    ],
+    # Why an encounter happened: one row per Encounter.reasonCode coding ("reason-code"), per
+    # reasonReference ("reason-reference") and per diagnosis entry ("diagnosis"). Unlike
+    # conditions.encounter_id, a condition listed by several encounters is on each of them.
+    "encounter_reasons": [
+        ("encounter_id", S),
+        ("patient_id", S),
+        ("kind", S),  # reason-code | reason-reference | diagnosis
+        ("system", S),  # reason-code: the coding; else null
+        ("code", S),
+        ("condition_id", S),  # reason-reference / diagnosis: the referenced id (Condition/x -> x)
+        ("rank", I),  # diagnosis.rank
     ],
     "coverage": [
         ("coverage_id", S),

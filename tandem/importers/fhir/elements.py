@@ -198,6 +198,16 @@ def reference(ref: Any, path: str, types: frozenset[str] | None = None) -> str |
     return rid
 
 
+def typed_reference(ref: Any, path: str) -> tuple[str | None, str | None]:
+    """``(type, id)`` of a Reference, checked as :func:`reference` checks it; the type is
+    ``None`` when the reference does not say it (``urn:uuid:``, ``#contained``)."""
+    rid = reference(ref, path)
+    if rid is None:
+        return None, None
+    parsed = _parse_reference(ref["reference"])
+    return (parsed[0] if parsed else None), rid
+
+
 def ref_id(ref: Any) -> str | None:
     """Lenient :func:`reference` (``None`` for anything malformed): for looking ahead only;
     the flatteners check the same element properly."""

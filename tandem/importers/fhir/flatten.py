@@ -3,8 +3,8 @@
 Each ``flatten_<Type>`` takes the resource and a :class:`Context` and yields
 ``(table, row)`` pairs; a row is a dict keyed by column name (missing columns are null).
 Codings are exploded: one row per coding, same id. The medication resources are in
-``medications``; resources that only serve as lookups (Medication) or that the tables do not
-hold are handled by the loader.
+``medications``, Task, AllergyIntolerance and AdverseEvent in ``workflow``; resources that only
+serve as lookups (Medication) or that the tables do not hold are handled by the loader.
 
 Validation happens here, in the same pass: every element a flattener reads is checked for its
 FHIR R4 JSON type as it is read (``elements``), and a resource that cannot mean anything is
@@ -53,6 +53,7 @@ from tandem.importers.fhir.elements import (
     status_code,
     string,
     subject_id,
+    typed_reference,
     within,
     years,
 )
@@ -61,6 +62,11 @@ from tandem.importers.fhir.medications import (
     flatten_medication_administration,
     flatten_medication_dispense,
     flatten_medication_request,
+)
+from tandem.importers.fhir.workflow import (
+    flatten_adverse_event,
+    flatten_allergy_intolerance,
+    flatten_task,
 )
 
 Row = dict[str, Any]
@@ -74,6 +80,13 @@ RACE, ETHNICITY = US_CORE + "us-core-race", US_CORE + "us-core-ethnicity"
 NOT_DONE_REASON = QICORE + "qicore-notDoneReason"
 DO_NOT_PERFORM = (QICORE + "qicore-doNotPerform", QICORE + "qicore-doNotPeform")  # sic: decks
 NPI = "http://hl7.org/fhir/sid/us-npi"
+US_QUALITY_CORE = "http://fhir.org/guides/astp/us-quality-core/StructureDefinition/"
+RECORDED = (QICORE + "qicore-recorded", US_QUALITY_CORE + "us-quality-core-recorded")
+DO_NOT_PERFORM_REASON = (
+    QICORE + "qicore-doNotPerformReason",
+    "http://hl7.org/fhir/StructureDefinition/request-doNotPerformReason",
+    US_QUALITY_CORE + "us-quality-core-doNotPerformReason",
+)
 
 
 # Required bindings (FHIR R4) of the codes Tandem reads.
@@ -124,6 +137,8 @@ class Context:
     resolve_medication_references: bool = True
     # condition id -> (patient id, onset age, abatement age) in years, for onset/abatementAge
     ages: dict[str, tuple[str, float | None, float | None]] = field(default_factory=dict)
+    # allergy id -> (patient id, onset age in years), for AllergyIntolerance.onsetAge
+    allergy_ages: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 # --- one function per resource type ---------------------------------------------------
@@ -200,6 +215,22 @@ def _encounter_diagnoses(res: Res) -> list[tuple[str, int | None]]:
     return out
 
 
+def _encounter_reasons(res: Res, diagnoses: list[tuple[str, int | None]]) -> list[Row]:
+    """``encounter_reasons`` rows (without the ids): reasonCode codings, reasonReference
+    Conditions (references to other types are left out) and the diagnosis entries."""
+    rows: list[Row] = [
+        {"kind": "reason-code", "system": system, "code": code_}
+        for system, code_ in all_codings(res.get("reasonCode"), "reasonCode")
+    ]
+    refs = objects(res.get("reasonReference"), "reasonReference")
+    for r in refs:
+        rtype, rid = typed_reference(r, item(refs, r, "reasonReference"))
+        if rid is not None and rtype in (None, "Condition"):
+            rows.append({"kind": "reason-reference", "condition_id": rid})
+    rows.extend({"kind": "diagnosis", "condition_id": cid, "rank": rank} for cid, rank in diagnoses)
+    return rows
+
+
 def flatten_encounter(res: Res, ctx: Context) -> Rows:
     eid = resource_id(res)
     status = status_code(res, ENCOUNTER_STATUS)
@@ -236,10 +267,14 @@ def flatten_encounter(res: Res, ctx: Context) -> Rows:
         "discharge_disposition": disp[1],
     }
     types = all_codings(res.get("type"), "type") or [(None, None)]
-    for cid, rank in _encounter_diagnoses(res):
+    diagnoses = _encounter_diagnoses(res)
+    reasons = _encounter_reasons(res, diagnoses)
+    for cid, rank in diagnoses:
         ctx.diagnoses[cid] = (eid, rank)
     for system, code_ in types:
         yield "encounters", {**base, "system": system, "code": code_}
+    for reason in reasons:
+        yield "encounter_reasons", {"encounter_id": eid, "patient_id": pid, **reason}
 
 
 _CONDITION_CATEGORY_RANK = {"problem-list-item": 0, "health-concern": 1, "encounter-diagnosis": 2}
@@ -285,8 +320,26 @@ def flatten_condition(res: Res, ctx: Context) -> Rows:
         yield "conditions", {**base, "system": system, "code": code_}
 
 
+# value[x] element -> its FHIR type code as FHIR spells it (observations.value_type).
+VALUE_TYPES = {key: key[5:] for key in OBSERVATION_VALUES}
+VALUE_TYPES.update(
+    {
+        key: key[5].lower() + key[6:]
+        for key in ("valueString", "valueBoolean", "valueInteger", "valueTime", "valueDateTime")
+    }
+)
+
+
+def _value_type(res: Res) -> str | None:
+    """The type of the value[x] present (``Quantity``, ``integer``...), ``None`` if none."""
+    for key in OBSERVATION_VALUES:
+        if res.get(key) is not None:
+            return VALUE_TYPES[key]
+    return None
+
+
 def _value_columns(res: Res) -> Row:
-    out: Row = {}
+    out: Row = {"value_type": _value_type(res)}
     if "valueQuantity" in res:
         q = res["valueQuantity"]
         out["value_num"] = quantity_value(q, "valueQuantity")
@@ -389,6 +442,12 @@ def flatten_service_request(res: Res, ctx: Context) -> Rows:
     pid = subject_id(res, "subject")
     codes = codings(require(res, "code"), "code")
     rsys, rcode = first_code_of(res.get("reasonCode"), "reasonCode")
+    if rcode is None:  # QI-Core ServiceNotRequested: the reason it was not requested
+        refused = extension(res, DO_NOT_PERFORM_REASON)
+        if refused:
+            rsys, rcode = first_code(
+                refused.get("valueCodeableConcept"), "extension.valueCodeableConcept"
+            )
     base = {
         "request_id": rid,
         "patient_id": pid,
@@ -421,7 +480,13 @@ def flatten_procedure(res: Res, ctx: Context) -> Rows:
     rsys, rcode = first_code(res.get("statusReason"), "statusReason")
     if rcode is None:
         rsys, rcode = first_code_of(res.get("reasonCode"), "reasonCode")
+    recorded = extension(res, RECORDED)
     base = {
+        "recorded": (
+            timestamp(recorded.get("valueDateTime"), "extension.valueDateTime")
+            if recorded
+            else None
+        ),
         "procedure_id": proc_id,
         "patient_id": pid,
         "status": status,
@@ -569,6 +634,9 @@ FLATTENERS: dict[str, Callable[[Res, Context], Rows]] = {
     "ServiceRequest": flatten_service_request,
     "Procedure": flatten_procedure,
     "DeviceRequest": flatten_device_request,
+    "Task": flatten_task,
+    "AllergyIntolerance": flatten_allergy_intolerance,
+    "AdverseEvent": flatten_adverse_event,
     "Coverage": flatten_coverage,
     "Claim": flatten_claim,
     "Practitioner": flatten_practitioner,

@@ -8,7 +8,9 @@ Rows are gathered per table in column lists and turned into Arrow record batches
 ``batch_rows`` rows, so memory holds one batch of Python objects plus the (compact) Arrow
 tables. Two things need another resource: Encounter.diagnosis sets ``encounter_id``/``rank`` on
 the Conditions it references (applied at the end, by id), and a ``medicationReference`` to a
-separate Medication that has not been read yet (such requests wait until the end).
+separate Medication that has not been read yet (such requests wait until the end). Ages
+(Condition onset/abatementAge, AllergyIntolerance onsetAge) become times from the patient's
+birth date at the end too.
 """
 
 from __future__ import annotations
@@ -129,6 +131,34 @@ def _add_years(birth: dt.date, years: float) -> dt.datetime | None:
     return dt.datetime(y, m + 1, day)
 
 
+def _births(patients: pa.Table) -> dict[str, dt.date | None]:
+    return dict(
+        zip(
+            patients.column("patient_id").to_pylist(),
+            patients.column("birth_date").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _set_times(
+    table: pa.Table,
+    id_column: str,
+    fixes: dict[str, tuple[dt.datetime | None, dt.datetime | None]],
+    columns: tuple[str, str],
+) -> pa.Table:
+    """Set the two time ``columns`` of the rows whose id is in ``fixes`` (where not null)."""
+    if not fixes:
+        return table
+    ids = pa.array(list(fixes), pa.string())
+    idx = pc.index_in(table.column(id_column), value_set=ids)
+    for pos, name in enumerate(columns):
+        values = pa.array([v[pos] for v in fixes.values()], pa.timestamp("us"))
+        new = pc.coalesce(pc.take(values, idx), table.column(name))
+        table = table.set_column(table.schema.get_field_index(name), name, new)
+    return table
+
+
 def _apply_ages(
     conditions: pa.Table,
     patients: pa.Table,
@@ -138,13 +168,7 @@ def _apply_ages(
     onset = birth + age; abatement = the last moment before birth + (age + 1 year)."""
     if not ages or conditions.num_rows == 0:
         return conditions
-    births = dict(
-        zip(
-            patients.column("patient_id").to_pylist(),
-            patients.column("birth_date").to_pylist(),
-            strict=True,
-        )
-    )
+    births = _births(patients)
     fixes: dict[str, tuple[dt.datetime | None, dt.datetime | None]] = {}
     for cid, (pid, onset_age, abatement_age) in ages.items():
         birth = births.get(pid)
@@ -154,15 +178,26 @@ def _apply_ages(
         after = _add_years(birth, abatement_age + 1) if abatement_age is not None else None
         abatement = after - dt.timedelta(microseconds=1) if after is not None else None
         fixes[cid] = (onset, abatement)
-    if not fixes:
-        return conditions
-    ids = pa.array(list(fixes), pa.string())
-    idx = pc.index_in(conditions.column("condition_id"), value_set=ids)
-    for pos, name in ((0, "onset"), (1, "abatement")):
-        values = pa.array([v[pos] for v in fixes.values()], pa.timestamp("us"))
-        new = pc.coalesce(pc.take(values, idx), conditions.column(name))
-        conditions = conditions.set_column(conditions.schema.get_field_index(name), name, new)
-    return conditions
+    return _set_times(conditions, "condition_id", fixes, ("onset", "abatement"))
+
+
+def _apply_allergy_ages(
+    allergies: pa.Table, patients: pa.Table, ages: dict[str, tuple[str, float]]
+) -> pa.Table:
+    """AllergyIntolerance.onsetAge -> the interval QICoreCommon's toInterval gives an Age:
+    from birth + age to the last moment before birth + (age + 1 year)."""
+    if not ages or allergies.num_rows == 0:
+        return allergies
+    births = _births(patients)
+    fixes: dict[str, tuple[dt.datetime | None, dt.datetime | None]] = {}
+    for aid, (pid, age) in ages.items():
+        birth = births.get(pid)
+        if birth is None:
+            continue
+        after = _add_years(birth, age + 1)
+        end = after - dt.timedelta(microseconds=1) if after is not None else None
+        fixes[aid] = (_add_years(birth, age), end)
+    return _set_times(allergies, "allergy_id", fixes, ("onset_start", "onset_end"))
 
 
 class _Problems:
@@ -309,6 +344,9 @@ def load_fhir(
         result.tables["patients"],
         ctx.ages,
     )
+    result.tables["allergies"] = _apply_allergy_ages(
+        result.tables["allergies"], result.tables["patients"], ctx.allergy_ages
+    )
     return result
 
 
@@ -334,7 +372,7 @@ def write_parquet(
     )
     try:
         result, ctx = _write_tables(paths, scratch, skip_invalid, batch_rows, progress)
-        _finish_conditions(scratch, ctx, batch_rows)
+        _finish_tables(scratch, ctx, batch_rows)
         out.mkdir(parents=True, exist_ok=True)
         for file in sorted(scratch.iterdir()):
             shutil.move(file, out / file.name)
@@ -353,7 +391,7 @@ def _write_tables(
     writers: dict[str, pq.ParquetWriter] = {}
 
     def sink_for(table: str) -> Callable[[pa.RecordBatch], None]:
-        name = "conditions.partial" if table == "conditions" else table
+        name = f"{table}.partial" if table in FINISHED_LATER else table
 
         def write(batch: pa.RecordBatch) -> None:
             if table not in writers:
@@ -370,21 +408,32 @@ def _write_tables(
         for w in writers.values():
             w.close()
     for table in schema.TABLES:
-        if table not in writers and table != "conditions":
+        if table not in writers and table not in FINISHED_LATER:
             pq.write_table(schema.empty(table), out / f"{table}.parquet")
     return result, ctx
 
 
-def _finish_conditions(out: Path, ctx: Context, batch_rows: int) -> None:
-    """conditions.partial.parquet -> conditions.parquet with Encounter.diagnosis and ages."""
+# Tables written as <table>.partial.parquet, then completed from the whole input.
+FINISHED_LATER = ("conditions", "allergies")
+
+
+def _finish_tables(out: Path, ctx: Context, batch_rows: int) -> None:
+    """<table>.partial.parquet -> <table>.parquet: the conditions get Encounter.diagnosis and
+    their ages, the allergies their onset ages."""
     patients = pq.read_table(out / "patients.parquet", columns=["patient_id", "birth_date"])
-    partial = out / "conditions.partial.parquet"
-    with pq.ParquetWriter(out / "conditions.parquet", schema.arrow_schema("conditions")) as w:
-        if partial.exists():
-            for batch in pq.ParquetFile(partial).iter_batches(batch_size=batch_rows):
-                t = pa.Table.from_batches([batch])
-                w.write_table(_apply_ages(_apply_diagnoses(t, ctx.diagnoses), patients, ctx.ages))
-            partial.unlink()
+
+    def finish(table: str, t: pa.Table) -> pa.Table:
+        if table == "conditions":
+            return _apply_ages(_apply_diagnoses(t, ctx.diagnoses), patients, ctx.ages)
+        return _apply_allergy_ages(t, patients, ctx.allergy_ages)
+
+    for table in FINISHED_LATER:
+        partial = out / f"{table}.partial.parquet"
+        with pq.ParquetWriter(out / f"{table}.parquet", schema.arrow_schema(table)) as w:
+            if partial.exists():
+                for batch in pq.ParquetFile(partial).iter_batches(batch_size=batch_rows):
+                    w.write_table(finish(table, pa.Table.from_batches([batch])))
+                partial.unlink()
 
 
 def load(

@@ -76,28 +76,32 @@ def _contained_medication(res: Res, mid: str) -> list[Pair]:
     raise InvalidElement(f"medicationReference {shown(mid)} names no contained Medication")
 
 
-def _medication_codes(res: Res, ctx: Context) -> list[Pair]:
+def _medication_codes(res: Res, ctx: Context) -> tuple[list[Pair], str | None]:
     """medication[x] (required): the codes of a CodeableConcept, or of the Medication a
-    reference names (contained, or anywhere in the input)."""
+    reference names (contained, or anywhere in the input); and that Medication's id
+    (``medication_ref``: ``#m`` -> ``m``), None for a CodeableConcept."""
     concept = res.get("medicationCodeableConcept")
     if concept is not None:
         if concept == {}:
             raise missing("medicationCodeableConcept")
-        return codings(concept, "medicationCodeableConcept")
+        return codings(concept, "medicationCodeableConcept"), None
     ref = res.get("medicationReference")
     if not ref:
         raise missing("medication[x]")
     mid = reference(ref, "medicationReference", MEDICATION)
-    if mid is None or not ctx.resolve_medication_references:
-        return [(None, None)]
+    if mid is None:
+        return [(None, None)], None
+    named = mid[1:] if mid.startswith("#") else mid
+    if not ctx.resolve_medication_references:
+        return [(None, None)], named
     if mid.startswith("#"):
-        return _contained_medication(res, mid)
+        return _contained_medication(res, mid), named
     codes = ctx.medications.get(mid)
     if codes is None:
         raise InvalidElement(
             f"medicationReference {shown(ref['reference'])} names no Medication in the input"
         )
-    return codes
+    return codes, named
 
 
 def _dispense_request(res: Res) -> tuple[Any, Any, int | None, float | None, int | None]:
@@ -122,7 +126,7 @@ def flatten_medication_request(res: Res, ctx: Context) -> Rows:
     status = status_code(res, MEDICATION_REQUEST_STATUS)
     intent = code(require(res, "intent"), "intent", MEDICATION_REQUEST_INTENT)
     pid = subject_id(res, "subject")
-    codes = _medication_codes(res, ctx)
+    codes, medication_ref = _medication_codes(res, ctx)
     dose, freq, bstart, bend = dosage(res.get("dosageInstruction"), "dosageInstruction")
     vstart, vend, days_supply, quantity, refills = _dispense_request(res)
     rsys, rcode = first_code_of(res.get("reasonCode"), "reasonCode")
@@ -134,8 +138,10 @@ def flatten_medication_request(res: Res, ctx: Context) -> Rows:
         "do_not_perform": bool(boolean(res.get("doNotPerform"), "doNotPerform")),
         "category": first_code_of(res.get("category"), "category")[1],
         "authored": timestamp(res.get("authoredOn"), "authoredOn"),
-        "period_start": bstart or vstart,
-        "period_end": bend if bstart or bend else vend,
+        "period_start": bstart,
+        "period_end": bend,
+        "validity_start": vstart,
+        "validity_end": vend,
         "days_supply": days_supply,
         "quantity": quantity,
         "refills": refills,
@@ -145,6 +151,7 @@ def flatten_medication_request(res: Res, ctx: Context) -> Rows:
         "reason_code": rcode,
         "prescriber_id": reference(res.get("requester"), "requester"),
         "encounter_id": reference(res.get("encounter"), "encounter", ENCOUNTER),
+        "medication_ref": medication_ref,
     }
     for system, code_ in codes:
         yield "medication_requests", {**base, "system": system, "code": code_}
@@ -154,7 +161,7 @@ def flatten_medication_dispense(res: Res, ctx: Context) -> Rows:
     did = resource_id(res)
     status = status_code(res, MEDICATION_DISPENSE_STATUS)
     pid = subject_id(res, "subject")
-    codes = _medication_codes(res, ctx)
+    codes, medication_ref = _medication_codes(res, ctx)
     dose, freq, _, _ = dosage(res.get("dosageInstruction"), "dosageInstruction")
     handed_over = timestamp(res.get("whenHandedOver"), "whenHandedOver")
     if handed_over is None and status == "completed":
@@ -173,6 +180,7 @@ def flatten_medication_dispense(res: Res, ctx: Context) -> Rows:
         "request_id": (
             reference(auth[0], "authorizingPrescription[0]", MEDICATION_REQUEST) if auth else None
         ),
+        "medication_ref": medication_ref,
     }
     for system, code_ in codes:
         yield "medication_dispenses", {**base, "system": system, "code": code_}
@@ -182,7 +190,7 @@ def flatten_medication_administration(res: Res, ctx: Context) -> Rows:
     aid = resource_id(res)
     status = status_code(res, MEDICATION_ADMINISTRATION_STATUS)
     pid = subject_id(res, "subject")
-    codes = _medication_codes(res, ctx)
+    codes, medication_ref = _medication_codes(res, ctx)
     start, end = choice(res, "effective")
     if start is None and end is None:
         raise missing("effective[x]")
@@ -192,6 +200,7 @@ def flatten_medication_administration(res: Res, ctx: Context) -> Rows:
         "status": status,
         "effective_start": start,
         "effective_end": end,
+        "medication_ref": medication_ref,
     }
     for system, code_ in codes:
         yield "medication_administrations", {**base, "system": system, "code": code_}

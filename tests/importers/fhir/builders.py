@@ -267,6 +267,52 @@ def medication(**over: Any) -> dict[str, Any]:
     )
 
 
+def task(**over: Any) -> dict[str, Any]:
+    return _build(
+        {
+            "resourceType": "Task",
+            "id": "task-1",
+            "status": "completed",
+            "intent": "order",
+            "code": concept(LOINC, "11488-4"),
+            "for": ALICE,
+            "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+            "executionPeriod": {"start": "2025-03-01T08:00:00Z", "end": "2025-03-02"},
+        },
+        over,
+    )
+
+
+def allergy_intolerance(**over: Any) -> dict[str, Any]:
+    return _build(
+        {
+            "resourceType": "AllergyIntolerance",
+            "id": "allergy-1",
+            "patient": ALICE,
+            "code": concept(RXNORM, "83367"),
+            "clinicalStatus": concept(
+                "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active"
+            ),
+            "onsetPeriod": {"start": "2025-04-01"},
+        },
+        over,
+    )
+
+
+def adverse_event(**over: Any) -> dict[str, Any]:
+    return _build(
+        {
+            "resourceType": "AdverseEvent",
+            "id": "ae-1",
+            "actuality": "actual",
+            "subject": ALICE,
+            "event": concept(RXNORM, "83367"),
+            "recordedDate": "2025-05-06T10:00:00Z",
+        },
+        over,
+    )
+
+
 EVERY_TYPE = (
     patient,
     encounter,
@@ -283,6 +329,9 @@ EVERY_TYPE = (
     practitioner,
     organization,
     medication,
+    task,
+    allergy_intolerance,
+    adverse_event,
 )
 
 

@@ -147,8 +147,10 @@ def test_it_refuses_a_directory_without_fhir_files(tmp_path):
 
 
 def test_it_refuses_input_with_nothing_tandem_loads(tmp_path):
-    path = b.ndjson(tmp_path / "tasks.ndjson", {"resourceType": "Task", "id": "t1"})
-    with pytest.raises(UsageError, match=r"no resource of a type Tandem loads \(skipped 1 Task\)"):
+    path = b.ndjson(tmp_path / "immunizations.ndjson", {"resourceType": "Immunization", "id": "i1"})
+    with pytest.raises(
+        UsageError, match=r"no resource of a type Tandem loads \(skipped 1 Immunization\)"
+    ):
         load_fhir(path)
 
 
@@ -249,6 +251,53 @@ MORE = {
     "medication-code-that-is-an-array": (
         b.medication(code=[]),
         "Medication/med-1: code must be an object (CodeableConcept), not an array",
+    ),
+    "task-without-intent": (b.task(intent=DROP), "Task/task-1: intent is required"),
+    "task-status-outside-its-required-binding": (
+        b.task(status="done"),
+        "Task/task-1: status 'done' is not one of",
+    ),
+    "task-without-its-patient": (b.task(**{"for": DROP}), "Task/task-1: for is required"),
+    "task-without-code": (b.task(code=DROP), "Task/task-1: code is required"),
+    "task-based-on-that-is-not-a-reference": (
+        b.task(basedOn=[{"reference": "sr-1"}]),
+        "Task/task-1: basedOn[0].reference 'sr-1' is not a reference",
+    ),
+    "task-execution-ending-before-it-starts": (
+        b.task(executionPeriod={"start": "2025-03-02", "end": "2025-03-01"}),
+        "Task/task-1: executionPeriod.end is before executionPeriod.start",
+    ),
+    "allergy-without-patient": (
+        b.allergy_intolerance(patient=DROP),
+        "AllergyIntolerance/allergy-1: patient is required",
+    ),
+    "allergy-without-code": (
+        b.allergy_intolerance(code=DROP),
+        "AllergyIntolerance/allergy-1: code is required",
+    ),
+    "allergy-category-outside-its-binding": (
+        b.allergy_intolerance(category=["drug"]),
+        "AllergyIntolerance/allergy-1: category[0] 'drug' is not one of",
+    ),
+    "allergy-onset-that-is-not-a-date": (
+        b.allergy_intolerance(onsetPeriod=DROP, onsetDateTime="last spring"),
+        "AllergyIntolerance/allergy-1: onsetDateTime 'last spring' is not a FHIR date",
+    ),
+    "adverse-event-without-actuality": (
+        b.adverse_event(actuality=DROP),
+        "AdverseEvent/ae-1: actuality is required",
+    ),
+    "adverse-event-actuality-outside-its-binding": (
+        b.adverse_event(actuality="likely"),
+        "AdverseEvent/ae-1: actuality 'likely' is not one of actual, potential",
+    ),
+    "adverse-event-without-event": (
+        b.adverse_event(event=DROP),
+        "AdverseEvent/ae-1: event is required",
+    ),
+    "adverse-event-date-that-is-a-number": (
+        b.adverse_event(date=2025),
+        "AdverseEvent/ae-1: date must be a date or dateTime string, not a number",
     ),
 }
 
