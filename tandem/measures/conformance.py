@@ -10,7 +10,9 @@ and compared per group (by position, the MeasureReport groups carry no ids) and 
 population code. A population missing from the report counts as 0.
 
 The harness does not know the measure language: it takes an ``evaluate`` callable,
-``(tables, period) -> {patient_id: [{population code: 0|1}, ...one dict per group]}``.
+``(tables, period) -> {patient_id: [{population code: count}, ...one dict per group]}``: 0/1
+for a patient-based group, the number of the patient's episodes in the population for an
+episode-based one (CMS68, CMS177: ``populationBasis`` "Encounter"), as the decks' reports count.
 :func:`tandem.measures.definitions.conformance_evaluator` builds one from a registered measure
 and an engine name; it evaluates the measure version whose performance period covers the
 period (the official decks' 2025-01-01..2025-12-31: the 2025 versions) unless one is named.
@@ -52,6 +54,13 @@ KNOWN_DECK_DEFECTS: dict[str, dict[str, str]] = {
         "8956ebb5-d3c0-4112-a34a-200961713efd": (
             "described as HbA1c 9.1% but the value is a CodeableConcept (SNOMED 373066001); case "
             "5ed37c9e has the same shape and expects the opposite numerator"
+        ),
+    },
+    "CMS177": {
+        "85e6225c-a9bb-4338-a228-297564e38c4d": (
+            "described as an encounter before the measurement period, but the Psychoanalysis "
+            "encounter (CPT 90845, finished) is on 2025-02-11 with an MDD reasonCode and "
+            "diagnosis at age 13; the same shape in case 680126f3 expects the encounter counted"
         ),
     },
 }
@@ -154,13 +163,15 @@ def load_cases(cases_dir: str | Path) -> list[Case]:
 def _case_tables(case: Case) -> dict[str, pa.Table]:
     """The case's resources as analytic tables, all attributed to the case's patient.
 
-    Two choices reproduce how the published expected results were computed: every resource
-    of a case folder belongs to the test patient (some decks reference another subject, e.g.
-    CMS159 case 491f554e), and a medication given as a reference has no code (the 2024 CQL
-    retrieves match ``medicationCodeableConcept`` only; CMS165 case 45e01fed tests that).
+    Every resource of a case folder belongs to the test patient, as the published expected
+    results were computed (some decks reference another subject, e.g. CMS159 case 491f554e).
+    Medications are loaded as anywhere else (a ``medicationReference`` resolved, its id in
+    ``medication_ref``); the 2025 measures leave those out themselves, as their CQL retrieves
+    match ``medicationCodeableConcept`` only (``common.coded_medications``; CMS165 case
+    45e01fed tests that).
     """
     files = [p for p in sorted(case.path.glob("*.json")) if not p.name.startswith("MeasureReport")]
-    tables = load_fhir(files, resolve_medication_references=False).tables
+    tables = load_fhir(files).tables
     if case.patient_id is None:
         return tables
     for name in schema.PATIENT_TABLES:

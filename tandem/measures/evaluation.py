@@ -140,7 +140,9 @@ def _cohort(measure: Measure, outputs: dict[str, Expr]) -> Expr | None:
     """The union of the groups' initial populations. Evidence and strata are reported inside
     it only (lang_results), so engines may compute everything else for that cohort alone."""
     initial = [
-        outputs[key] for g in measure.groups if (key := f"{g.id}|initial-population") in outputs
+        outputs[key] > 0 if g.episode_based else outputs[key]
+        for g in measure.groups
+        if (key := f"{g.id}|initial-population") in outputs
     ]
     return functools.reduce(operator.or_, initial) if initial else None
 

@@ -25,7 +25,8 @@ _ORDER = POPULATION_CODES
 @dataclass
 class PatientResult:
     patient_id: str
-    populations: dict[str, dict[str, bool]] = field(default_factory=dict)
+    # group -> population code -> bool (patient-based group) or episode count (int)
+    populations: dict[str, dict[str, Any]] = field(default_factory=dict)
     evidence: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     reasons: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     strata: dict[str, Any] = field(default_factory=dict)
@@ -45,8 +46,9 @@ class MeasureResult:
     """A measure's results, kept in columns; per-patient objects are built when asked for.
 
     ``table``: the engine's outputs (``patient_id`` then every output key, sorted by patient);
-    ``scores``: per group, each population's 0/1 per row of ``table`` (numpy booleans);
-    ``summary``: counts and rates per group and stratum.
+    ``scores``: per group, each population per row of ``table``: numpy booleans for a
+    patient-based group, numpy int64 episode counts for an episode-based one;
+    ``summary``: counts (patients, or episodes) and rates per group and stratum.
     """
 
     measure_id: str
@@ -94,11 +96,13 @@ class MeasureResult:
         return self._build([self._index[patient_id]])[0]
 
     def populations_table(self) -> pa.Table:
-        """``patient_id`` and one boolean column ``<group>|<population code>`` per population."""
+        """``patient_id`` and one column ``<group>|<population code>`` per population:
+        booleans, or episode counts (int64) for an episode-based group."""
         columns: dict[str, Any] = {"patient_id": self.table.column("patient_id")}
         for gid, pops in self.scores.items():
             for code, values in pops.items():
-                columns[f"{gid}|{code}"] = pa.array(values, pa.bool_())
+                kind = pa.bool_() if values.dtype == bool else pa.int64()
+                columns[f"{gid}|{code}"] = pa.array(values, kind)
         return pa.table(columns)
 
     def _build(self, indices: Any) -> list[PatientResult]:
@@ -157,8 +161,18 @@ def _truth(table: pa.Table, key: str) -> np.ndarray:
     return values.astype(bool, copy=False)
 
 
+def _episodes(table: pa.Table, key: str) -> np.ndarray:
+    """An episode count as numpy int64, null (outside the computed cohort) counting as 0."""
+    values: np.ndarray = pc.fill_null(table.column(key), 0).to_numpy()
+    return values.astype(np.int64, copy=False)
+
+
 def score(group: Group, table: pa.Table) -> dict[str, np.ndarray]:
-    """FHIR proportion scoring from the raw criteria, for every row at once."""
+    """FHIR proportion scoring from the raw criteria, for every row at once. An
+    episode-based group's outputs are already scored per episode and counted
+    (``lang_episodes``)."""
+    if group.episode_based:
+        return {c: _episodes(table, f"{group.id}|{c}") for c in group.codes()}
     size = table.num_rows
 
     def crit(code: str, default: bool = False) -> np.ndarray:
@@ -203,8 +217,7 @@ def build(
         ]
         reasons = [
             (code, [(name, f"{g.id}|{code}|reason|{name}") for name in branches])
-            for code, expr in g.populations.items()
-            if (branches := getattr(expr, "branches", None)) is not None
+            for code, branches in g.reasons().items()
         ]
         plan.append((g, evidence, reasons))
     strata = [(s.id, f"stratum|{s.id}") for s in measure.strata]
@@ -220,7 +233,7 @@ def build(
 def _in_any_population(scores: dict[str, dict[str, np.ndarray]], size: int) -> np.ndarray:
     inside = np.zeros(size, dtype=bool)
     for pops in scores.values():
-        inside |= pops["initial-population"]
+        inside |= pops["initial-population"] > 0
     return inside
 
 
@@ -233,7 +246,7 @@ def _outside_populations_blank(
     inside = pa.array(_in_any_population(scores, table.num_rows), pa.bool_())
     if table.num_rows == 0 or pc.all(inside).as_py():
         return table
-    criteria = {f"{g.id}|{code}" for g in measure.groups for code in g.populations}
+    criteria = {f"{g.id}|{code}" for g in measure.groups for code in g.codes()}
     columns = []
     for name in table.column_names:
         column = table.column(name)
@@ -246,7 +259,8 @@ def _outside_populations_blank(
 def summarise(
     measure: Measure, table: pa.Table, scores: dict[str, dict[str, np.ndarray]]
 ) -> list[SummaryRow]:
-    """Counts per group; per stratum, over the patients in some initial population."""
+    """Counts per group (patients, or episodes for an episode-based group); per stratum,
+    over the patients in some initial population."""
     rows = []
     inside = _in_any_population(scores, table.num_rows)
     for g in measure.groups:
@@ -272,7 +286,7 @@ def summarise(
 def _summary_row(
     group: str, strat: str | None, value: Any, pops: dict[str, np.ndarray], size: int
 ) -> SummaryRow:
-    counts = {c: int(np.count_nonzero(v)) for c, v in pops.items()}
+    counts = {c: int(np.sum(v, dtype=np.int64)) for c, v in pops.items()}
     return _summary_counts(group, strat, value, counts, size)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem.measures import lang_nodes as n
+from tandem.measures.lang_episodes import episode_outputs, flagged_episodes
 from tandem.measures.lang_nodes import Expr, Frame, Picked, Row, lift
 from tandem.measures.lang_walk import PATIENT_VAR
 
@@ -228,31 +229,86 @@ POPULATION_CODES = (
 
 @dataclass
 class Group:
-    """One population group (a rate). Criteria are patient-level boolean expressions.
+    """One population group (a rate).
 
-    Membership follows FHIR proportion scoring: denominator = IP and criterion; exclusion =
-    denominator and criterion; numerator = denominator, not excluded, and criterion;
-    numerator-exclusion = numerator and criterion; exception = denominator, not excluded, not
-    in the numerator, and criterion. A missing ``denominator`` means "= initial population".
+    Patient-based (``basis="boolean"``, the default): criteria are patient-level boolean
+    expressions and each population is 0/1 per patient. Membership follows FHIR proportion
+    scoring: denominator = IP and criterion; exclusion = denominator and criterion; numerator
+    = denominator, not excluded, and criterion; numerator-exclusion = numerator and criterion;
+    exception = denominator, not excluded, not in the numerator, and criterion. A missing
+    ``denominator`` means "= initial population".
+
+    Episode-based (``basis="Encounter"``, FHIR ``populationBasis``; CMS68, CMS177):
+    ``episodes`` is the frame of candidate episodes and each criterion a lambda over an
+    episode row (or a patient-level boolean, the same for all the patient's episodes); a
+    missing initial population means every episode. Each population is then the **number**
+    of the patient's episodes in it, the hierarchy above applied per episode
+    (``lang_episodes``).
+
     ``evidence`` maps a population code to named patient-level values reported with it.
     """
 
     id: str
-    populations: dict[str, Expr]
+    populations: dict[str, Any]  # code -> Expr (boolean basis) or Expr | lambda (episodes)
     evidence: dict[str, dict[str, Expr]] = field(default_factory=dict)
     description: str = ""
+    basis: str = "boolean"
+    episodes: Frame | None = None
 
     def __post_init__(self) -> None:
-        for code, expr in self.populations.items():
+        for code in self.populations:
             if code not in POPULATION_CODES:
                 raise ValueError(f"unknown population code {code!r}; use {POPULATION_CODES}")
-            if expr.dtype != "bool":
-                raise TypeError(f"population {code!r} must be boolean, got {expr.dtype}")
-        if "initial-population" not in self.populations:
-            raise ValueError(f"group {self.id!r} needs an initial-population")
         for code in self.evidence:
             if code not in POPULATION_CODES:
                 raise ValueError(f"evidence for unknown population {code!r}")
+        if self.episode_based:
+            if not isinstance(self.episodes, Frame):
+                raise TypeError(f"group {self.id!r} with basis {self.basis!r} needs episodes=")
+            flagged_episodes(self.episodes, self.populations)  # each criterion is boolean
+            return
+        if self.episodes is not None:
+            raise ValueError(f"group {self.id!r}: episodes= needs a basis such as 'Encounter'")
+        for code, expr in self.populations.items():
+            if not isinstance(expr, Expr) or expr.dtype != "bool":
+                got = getattr(expr, "dtype", type(expr).__name__)
+                raise TypeError(f"population {code!r} must be boolean, got {got}")
+        if "initial-population" not in self.populations:
+            raise ValueError(f"group {self.id!r} needs an initial-population")
+
+    @property
+    def episode_based(self) -> bool:
+        """Populations count episodes (ints) rather than the patient (booleans)."""
+        return self.basis != "boolean"
+
+    def codes(self) -> list[str]:
+        """The population codes reported, in ``POPULATION_CODES`` order: those given plus the
+        initial population, denominator and numerator."""
+        present = set(self.populations) | {"initial-population", "denominator", "numerator"}
+        return [c for c in POPULATION_CODES if c in present]
+
+    def outputs(self) -> dict[str, Expr]:
+        """The criteria (and ``any_of`` branches) an engine computes for this group."""
+        if self.episode_based:
+            assert self.episodes is not None
+            return episode_outputs(self.id, self.episodes, self.populations, self.codes())
+        out: dict[str, Expr] = {}
+        for code, expr in self.populations.items():
+            out[f"{self.id}|{code}"] = expr
+            if isinstance(expr, n.AnyOf):
+                for name, branch in expr.branches.items():
+                    out[f"{self.id}|{code}|reason|{name}"] = branch
+        return out
+
+    def reasons(self) -> dict[str, list[str]]:
+        """Per population code, the names of its ``any_of`` branches."""
+        prefix = f"{self.id}|"
+        found: dict[str, list[str]] = {}
+        for key in self.outputs():
+            parts = key[len(prefix) :].split("|")
+            if len(parts) == 3 and parts[1] == "reason":
+                found.setdefault(parts[0], []).append(parts[2])
+        return found
 
 
 @dataclass
@@ -277,11 +333,7 @@ class Measure:
         """Every patient-level expression an engine must compute, by a stable key."""
         out: dict[str, Expr] = {}
         for g in self.groups:
-            for code, expr in g.populations.items():
-                out[f"{g.id}|{code}"] = expr
-                if isinstance(expr, n.AnyOf):
-                    for name, branch in expr.branches.items():
-                        out[f"{g.id}|{code}|reason|{name}"] = branch
+            out.update(g.outputs())
             for code, values in g.evidence.items():
                 for name, expr in values.items():
                     out[f"{g.id}|{code}|evidence|{name}"] = expr

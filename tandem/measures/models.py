@@ -37,7 +37,10 @@ class MeasurePatientResult(models.Model):
     run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="results")
     patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="+")
     group = models.CharField(max_length=40)
-    populations = models.JSONField(help_text="FHIR population code -> 0/1.")
+    populations = models.JSONField(
+        help_text="FHIR population code -> count (0/1 in a patient-based group, episodes in an "
+        "episode-based one)."
+    )
     evidence = models.JSONField(default=dict)
     reasons = models.JSONField(default=dict, help_text="Population -> named branches that held.")
     strata = models.JSONField(default=dict)

@@ -133,7 +133,7 @@ def _tails(patient: PatientResult, sensitivity: str) -> list[Tail]:
     return [
         (
             group,
-            _json({code: int(bool(v)) for code, v in populations.items()}),
+            _json({code: int(v or 0) for code, v in populations.items()}),
             _json(patient.evidence.get(group, {})),
             _json(patient.reasons.get(group, {})),
             strata,

@@ -244,6 +244,22 @@ def queries(draw: Any, *, nested: bool = True) -> dict[str, q.Expr]:
         (ENC, lambda e: e.start, lambda e: e.end),
         within=(q.period_start, q.period_end),
     )
+    # an episode-based group: criteria per encounter, the hierarchy per episode, counts
+    threshold = draw(st.integers(1, 2))
+    episodes = q.Group(
+        id="episodes",
+        basis="Encounter",
+        episodes=row_filter(draw, ENC, "start", None),
+        populations={
+            "initial-population": lambda e: e.status == "finished",
+            "denominator-exclusion": lambda e: q.any_of(
+                related=related(e).count() > threshold, early=e.start.date < q.period_start
+            ),
+            "numerator": lambda e: related(e).exists(),
+            "denominator-exception": OBS.exists(),  # patient-level: every episode
+        },
+    )
+    out.update(episodes.outputs())
     nulls = draw(st.sampled_from(["skip", "first", "last"]))
     out["nulls"] = OBS.last_by(lambda o: o.value_num, nulls=nulls).id
     out["rounded"] = OBS.sum(lambda o: q.floor(o.value_num / 4) + q.ceil(o.value_num / 3))

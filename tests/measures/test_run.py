@@ -83,6 +83,31 @@ def test_results_are_stored_with_their_evidence(loaded):
 
 
 @needs_deck
+def test_an_episode_based_measure_stores_encounter_counts(loaded, team):
+    patient = b.patient(birth_date=dt.date(1970, 1, 1), mrn_site=team.pc_site)
+    for day in ("2025-02-03", "2025-09-10"):
+        b.encounter(
+            patient=patient,
+            program=team.pc_program,
+            start=at(day),
+            end=at(day),
+            status="finished",
+            type_system="http://www.ama-assn.org/go/cpt",
+            type_code="99213",
+        )
+
+    [outcome] = run.run_measures(by=None, keys=["CMS68"], period=PERIOD, store=True)
+
+    # CMS68 counts encounters: the two loaded patients' visits and this patient's two
+    counts = outcome.counts["group-1"]
+    assert counts["initial-population"] == 4 and counts["denominator"] == 4
+    assert counts["numerator"] == 0
+    row = MeasurePatientResult.objects.get(run_id=outcome.run_id, patient=patient)
+    assert row.populations["initial-population"] == 2
+    assert row.in_initial_population is True
+
+
+@needs_deck
 def test_the_database_engine_agrees_with_duckdb(loaded):
     native = "postgres" if connection.vendor == "postgresql" else "sqlite"
 
