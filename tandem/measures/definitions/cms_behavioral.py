@@ -1,29 +1,52 @@
 """CMS2, CMS159 and CMS128: depression screening, remission and antidepressant management.
 
-Written from the 2024 QI-Core CQL (``cqframework/ecqm-content-qicore-2024``); see
-``docs/measures/cms2.md``, ``cms159.md`` and ``cms128.md`` for intent, windows and deviations.
+One builder per measure takes the performance year: 2025 is written from the 2024 QI-Core CQL
+(``cqframework/ecqm-content-qicore-2024``), 2026 from the logic of the published 2026 Measures
+(``cqframework/dqm-content-cms-2025``, ``1.0.000``: the ``cqf-logicDefinition`` texts of
+``../shared/conformance/ecqm-2026/measures``), which include the 2026 shared libraries
+(:mod:`~tandem.measures.definitions.common_2026`). Where the years differ the code says which
+definition changed; ``docs/measures/cms2.md``, ``cms159.md`` and ``cms128.md`` ("Versions") list
+the changes, windows and deviations.
+
+Survey scores are read as the CQL casts them: ``value > 9`` and ``value < 5`` compile to
+``value as Integer``, so a PHQ-9 total recorded as a Quantity is no score (:func:`as_integer`).
 """
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from tandem.measures import language as q
+from tandem.measures.definitions import common, common_2026
 from tandem.measures.definitions.common import (
     FINAL,
     LOINC,
     SNOMED,
+    as_integer,
+    coded_medications,
     dispense_period,
     effective_overlaps,
-    encounters_performed,
-    has_hospice,
+    has_value,
     is_confirmed_active,
-    medications_active,
     not_true,
+    period_during,
     prevalence_overlaps,
-    procedures_performed,
     request_period,
     retrieve,
 )
+from tandem.measures.definitions.common_2026 import (
+    ORDER_INTENTS,
+    conditions,
+    is_verified,
+    problem_conditions,
+)
 from tandem.measures.language import Expr, Frame, Row
+
+
+def _library(year: int) -> ModuleType:
+    """The shared-library helpers of the performance year."""
+    return {2025: common, 2026: common_2026}[year]
+
 
 # --- CMS2 --------------------------------------------------------------------------------
 
@@ -34,6 +57,11 @@ SCREEN_NEGATIVE = "428171000124102"
 SCREEN_DECLINED = "720834000"
 MEDICAL_REASON = "2.16.840.1.113883.3.526.3.1007"
 BIPOLAR = "2.16.840.1.113883.3.67.1.101.1.128"
+CMS2_VISITS = (
+    "2.16.840.1.113883.3.600.1916",  # Encounter to Screen for Depression
+    "2.16.840.1.113883.3.526.3.1022",  # Physical Therapy Evaluation
+    "2.16.840.1.113883.3.464.1003.101.12.1080",  # Telephone Visits
+)
 
 FOLLOW_UP = {
     # tool: (medications, referrals, follow-up procedures)
@@ -50,25 +78,41 @@ FOLLOW_UP = {
 }
 
 
-def _has_value(o: Row) -> Expr:
-    return o.value_code.is_not_null() | o.value_num.is_not_null() | o.value_bool.is_not_null()
+def _overlaps_after(m: Row, e: Row) -> Expr:
+    """``medicationRequestPeriod().toInterval() overlaps after day of e.period``: the request
+    period (null without a days supply or an end) overlaps the encounter's days and ends after
+    its last day."""
+    start, end = request_period(m)
+    return (
+        start.is_not_null()
+        & end.is_not_null()
+        & q.overlaps(start, end, e.start, e.end)
+        & (end > e.end.date)
+    )
 
 
-def cms2() -> q.Measure:
+def _cms2(year: int) -> q.Measure:
     ps, pe = q.period_start, q.period_end
-    qualifying = encounters_performed(
-        "2.16.840.1.113883.3.600.1916",  # Encounter to Screen for Depression
-        "2.16.840.1.113883.3.526.3.1022",  # Physical Therapy Evaluation
-        "2.16.840.1.113883.3.464.1003.101.12.1080",  # Telephone Visits
-    ).where(lambda e: q.during(e.start, ps, pe) & q.during(e.end, ps, pe))
+    # "Qualifying Encounter During Measurement Period": status 'finished' in both years (not
+    # Status.isEncounterPerformed).
+    qualifying = (
+        retrieve("encounters", *CMS2_VISITS)
+        .status_in("finished")
+        .where(lambda e: period_during(e.start, e.end, ps, pe))
+    )
     age = q.patient_age_on(ps)
+    # 2026: ObservationScreeningAssessment, final, amended or corrected (2025: final).
+    statuses = ("final",) if year == 2025 else FINAL
+    intents = ("order",) if year == 2025 else ORDER_INTENTS
+    # 2025 matches medicationCodeableConcept only; 2026 also a referenced Medication's code.
+    medication_retrieve = coded_medications if year == 2025 else retrieve
 
     def screenings(tool: tuple[str, str]) -> Frame:
-        """Final screenings with a result, 14 days or less on or before a qualifying visit."""
+        """Screenings with a result, 14 days or less on or before a qualifying visit."""
         return (
             retrieve("observations", codes=[tool])
-            .status_in("final")
-            .where(_has_value)
+            .status_in(*statuses)
+            .where(has_value)
             .where(
                 lambda o: qualifying.where(
                     lambda e: q.days_or_less_before(
@@ -82,15 +126,24 @@ def cms2() -> q.Measure:
         """(has any screening, most recent negative, most recent positive with follow-up)."""
         screens = screenings(tool)
         last = screens.last_by(lambda o: o.effective_start)
+        last_start = last.effective_start
         meds_vs, referral_vs, procedure_vs = FOLLOW_UP[kind]
         meds = (
-            retrieve("medication_requests", meds_vs)
+            medication_retrieve("medication_requests", meds_vs)
             .status_in("active", "completed")
-            .where(lambda m: (m.intent == "order") & not_true(m.do_not_perform))
+            .where(lambda m: m.intent.isin(intents) & not_true(m.do_not_perform))
         )
+        if year == 2026:
+            # "Follow Up Intervention for Positive … Screening" (2026): the medication's request
+            # period overlaps after a qualifying encounter that the most recent screening
+            # precedes by 14 days or less (its positivity is tested below in any case).
+            meds = meds.where(
+                lambda m: qualifying.where(
+                    lambda e: q.days_or_less_before(last_start, e.start, 14) & _overlaps_after(m, e)
+                ).exists()
+            )
         referrals = retrieve("service_requests", referral_vs).status_in("active", "completed")
-        procedures = procedures_performed(procedure_vs)
-        last_start = last.effective_start
+        procedures = retrieve("procedures", procedure_vs).status_in("completed")
 
         def followed_up(e: Row) -> Expr:
             def ordered_after(r: Row) -> Expr:
@@ -122,6 +175,12 @@ def cms2() -> q.Measure:
         | ((age >= 18) & (adult_neg | adult_pos))
     )
 
+    def issued_during(o: Row, e: Row) -> Expr:
+        # 2025: "issued during QualifyingEncounter.period"; 2026: "during day of".
+        if year == 2025:
+            return (o.issued >= e.start) & (o.issued <= e.end)
+        return q.during(o.issued, e.start, e.end)
+
     def not_screened(tool: tuple[str, str]) -> Expr:
         return (
             retrieve("observations", codes=[tool])
@@ -129,9 +188,7 @@ def cms2() -> q.Measure:
             .where(
                 lambda o: (
                     ((o.reason_code == SCREEN_DECLINED) | o.reason_in(MEDICAL_REASON))
-                    & qualifying.where(
-                        lambda e: (o.issued >= e.start) & (o.issued <= e.end)
-                    ).exists()
+                    & qualifying.where(lambda e: issued_during(o, e)).exists()
                 )
             )
             .exists()
@@ -140,11 +197,16 @@ def cms2() -> q.Measure:
     exception = (not_screened(ADOLESCENT_SCREEN) & ~ado_any) | (
         not_screened(ADULT_SCREEN) & ~adult_any
     )
-    bipolar = retrieve("conditions", BIPOLAR).where(
-        lambda c: (
-            c.category.isin(["problem-list-item", "health-concern"])
-            & qualifying.where(lambda e: c.onset.is_null() | (c.onset < e.start)).exists()
-        )
+
+    def before_visit(c: Row, e: Row) -> Expr:
+        # "prevalenceInterval() starts before [day of] start of QualifyingEncounter.period";
+        # a null onset starts at the beginning of time.
+        if year == 2025:
+            return c.onset.is_null() | (c.onset < e.start)
+        return c.onset.is_null() | (c.onset.date < e.start.date)
+
+    bipolar = problem_conditions(BIPOLAR).where(
+        lambda c: qualifying.where(lambda e: before_visit(c, e)).exists()
     )
     ip = (age >= 12) & qualifying.exists()
     return q.Measure(
@@ -170,6 +232,16 @@ def cms2() -> q.Measure:
     )
 
 
+def cms2() -> q.Measure:
+    """CMS2v14 (2025)."""
+    return _cms2(2025)
+
+
+def cms2_2026() -> q.Measure:
+    """CMS2v15 (2026)."""
+    return _cms2(2026)
+
+
 # --- CMS159 ------------------------------------------------------------------------------
 
 MAJOR_DEPRESSION_INCL_REMISSION = "2.16.840.1.113883.3.67.1.101.3.2444"
@@ -183,13 +255,23 @@ MENTAL_HEALTH_EXCLUSIONS = (
     "2.16.840.1.113883.3.464.1003.105.12.1152",  # Pervasive Developmental Disorder
 )
 HOSPICE_DISCHARGE = ("428361000124107", "428371000124100")
+NOT_PERFORMED = ("not-done", "entered-in-error", "unknown")
 
 
-def _cms159_hospice(lo: Expr, hi: Expr) -> Expr:
-    """CMS159's own hospice definition: statuses differ from the Hospice library and
-    observations need no survey category."""
-    inpatient = encounters_performed("2.16.840.1.113883.3.666.5.307").where(
-        lambda e: e.discharge_disposition.isin(HOSPICE_DISCHARGE) & q.during(e.end, lo, hi)
+def _cms159_conditions(year: int, *valuesets: str) -> Frame:
+    """2025: ``[Condition]`` confirmed and active; 2026: both condition profiles, verified."""
+    if year == 2025:
+        return retrieve("conditions", *valuesets).where(is_confirmed_active)
+    return conditions(*valuesets).where(is_verified)
+
+
+def _cms159_hospice(year: int, lo: Expr, hi: Expr) -> Expr:
+    """CMS159's own hospice definition (not the Hospice library): finished inpatient stays,
+    encounters and procedures not cancelled / not done, observations of any category."""
+    inpatient = (
+        retrieve("encounters", "2.16.840.1.113883.3.666.5.307")
+        .status_in("finished")
+        .where(lambda e: e.discharge_disposition.isin(HOSPICE_DISCHARGE) & q.during(e.end, lo, hi))
     )
     hospice_enc = (
         retrieve("encounters", "2.16.840.1.113883.3.464.1003.1003")
@@ -204,23 +286,17 @@ def _cms159_hospice(lo: Expr, hi: Expr) -> Expr:
     order = (
         retrieve("service_requests", "2.16.840.1.113883.3.526.3.1584")
         .status_in("active", "completed")
-        .where(
-            lambda s: (
-                s.intent.isin(
-                    ["order", "original-order", "reflex-order", "filler-order", "instance-order"]
-                )
-                & not_true(s.do_not_perform)
-                & q.during(s.authored, lo, hi)
-            )
-        )
+        .where(lambda s: s.intent.isin(ORDER_INTENTS) & q.during(s.authored, lo, hi))
     )
+    if year == 2025:  # 2026 drops "HospiceOrder.doNotPerform is not true"
+        order = order.where(lambda s: not_true(s.do_not_perform))
     performed = (
         retrieve("procedures", "2.16.840.1.113883.3.526.3.1584")
-        .where(lambda p: ~p.status.isin(["not-done", "entered-in-error", "unknown"]))
+        .where(lambda p: ~p.status.isin(NOT_PERFORMED))
         .where(lambda p: q.overlaps(p.performed_start, p.performed_end, lo, hi))
     )
-    diagnosis = retrieve("conditions", "2.16.840.1.113883.3.464.1003.1165").where(
-        lambda c: prevalence_overlaps(c, lo, hi) & is_confirmed_active(c)
+    diagnosis = _cms159_conditions(year, "2.16.840.1.113883.3.464.1003.1165").where(
+        lambda c: prevalence_overlaps(c, lo, hi)
     )
     return (
         inpatient.exists()
@@ -232,41 +308,45 @@ def _cms159_hospice(lo: Expr, hi: Expr) -> Expr:
     )
 
 
-def _cms159_palliative(lo: Expr, hi: Expr) -> Expr:
+def _cms159_palliative(year: int, lo: Expr, hi: Expr) -> Expr:
     assessment = (
         retrieve("observations", codes=[(LOINC, "71007-9")])
         .status_in(*FINAL)
         .where(lambda o: effective_overlaps(o, lo, hi))
     )
-    diagnosis = retrieve("conditions", "2.16.840.1.113883.3.464.1003.1167").where(
-        lambda c: prevalence_overlaps(c, lo, hi) & is_confirmed_active(c)
+    diagnosis = _cms159_conditions(year, "2.16.840.1.113883.3.464.1003.1167").where(
+        lambda c: prevalence_overlaps(c, lo, hi)
     )
-    encounter = encounters_performed("2.16.840.1.113883.3.464.1003.101.12.1090").where(
-        lambda e: q.overlaps(e.start, e.end, lo, hi)
+    encounter = (
+        retrieve("encounters", "2.16.840.1.113883.3.464.1003.101.12.1090")
+        .status_in("finished")
+        .where(lambda e: q.overlaps(e.start, e.end, lo, hi))
     )
     intervention = (
         retrieve("procedures", "2.16.840.1.113883.3.464.1003.198.12.1135")
-        .where(lambda p: ~p.status.isin(["not-done", "entered-in-error", "unknown"]))
+        .where(lambda p: ~p.status.isin(NOT_PERFORMED))
         .where(lambda p: q.overlaps(p.performed_start, p.performed_end, lo, hi))
     )
     return assessment.exists() | diagnosis.exists() | encounter.exists() | intervention.exists()
 
 
-def cms159() -> q.Measure:
+def _cms159(year: int) -> q.Measure:
     dip_start = q.period_start.add_months(-14)
     dip_end = q.period_start.add_months(-2).add_days(-1)  # the CQL interval is open-ended
-    depression = retrieve("conditions", MAJOR_DEPRESSION_INCL_REMISSION, DYSTHYMIA).where(
-        is_confirmed_active
-    )
-    visits = encounters_performed(CONTACT_OR_OFFICE_VISIT).where(
-        lambda e: (
-            q.during(e.end, dip_start, dip_end)
-            & depression.where(lambda c: q.overlaps(e.start, e.end, c.onset, c.abatement)).exists()
+    depression = _cms159_conditions(year, MAJOR_DEPRESSION_INCL_REMISSION, DYSTHYMIA)
+    visits = (
+        retrieve("encounters", CONTACT_OR_OFFICE_VISIT)
+        .status_in("finished")
+        .where(
+            lambda e: (
+                q.during(e.end, dip_start, dip_end)
+                & depression.where(lambda c: prevalence_overlaps(c, e.start, e.end)).exists()
+            )
         )
     )
     phq = retrieve("observations", PHQ9_TOOLS).status_in(*FINAL)
     index = (
-        phq.where(lambda o: o.value_num > 9)
+        phq.where(lambda o: as_integer(o) > 9)
         .where(
             lambda o: visits.where(
                 lambda e: (
@@ -283,14 +363,14 @@ def cms159() -> q.Measure:
     last_in_map = phq.where(lambda o: q.during(o.effective_start, map_start, map_end)).last_by(
         lambda o: o.effective_start
     )
-    mental_health = retrieve("conditions", *MENTAL_HEALTH_EXCLUSIONS).where(
-        lambda c: (c.onset.is_null() | (c.onset.date <= map_end)) & is_confirmed_active(c)
+    last_score = last_in_map.get(as_integer)
+    mental_health = _cms159_conditions(year, *MENTAL_HEALTH_EXCLUSIONS).where(
+        lambda c: c.onset.is_null() | (c.onset.date <= map_end)
     )
-    expired = q.patient.death_date <= map_end
     exclusion = q.any_of(
-        hospice=_cms159_hospice(dip_start, map_end),
-        palliative=_cms159_palliative(dip_start, map_end),
-        expired=expired,
+        hospice=_cms159_hospice(year, dip_start, map_end),
+        palliative=_cms159_palliative(year, dip_start, map_end),
+        expired=q.patient.death_date <= map_end,
         mental_health=mental_health.exists(),
     )
     ip = q.age(q.patient.birth_date, index_date) >= 12
@@ -304,17 +384,17 @@ def cms159() -> q.Measure:
                     "initial-population": ip,
                     "denominator": ip,
                     "denominator-exclusion": exclusion,
-                    "numerator": last_in_map.value_num < 5,
+                    "numerator": last_score < 5,
                 },
                 evidence={
                     "initial-population": {
                         "index_assessment": index.observation_id,
                         "index_date": index_date,
-                        "index_score": index.value_num,
+                        "index_score": index.get(as_integer),
                     },
                     "numerator": {
                         "last_assessment": last_in_map.observation_id,
-                        "last_score": last_in_map.value_num,
+                        "last_score": last_score,
                     },
                 },
             )
@@ -326,6 +406,16 @@ def cms159() -> q.Measure:
             )
         ],
     )
+
+
+def cms159() -> q.Measure:
+    """CMS159v13 (2025)."""
+    return _cms159(2025)
+
+
+def cms159_2026() -> q.Measure:
+    """CMS159v14 (2026)."""
+    return _cms159(2026)
 
 
 # --- CMS128 ------------------------------------------------------------------------------
@@ -346,21 +436,23 @@ CMS128_VISITS = (
 )
 
 
-def cms128() -> q.Measure:
+def _cms128(year: int) -> q.Measure:
+    lib = _library(year)
     intake_start = q.period_start.add_months(-8)  # 1 May of the year before
     intake_end = q.period_start.add_months(4).add_days(-1)  # 30 April of the period's year
-    dispensed = (
-        retrieve("medication_dispenses", ANTIDEPRESSANTS)
-        .status_in("completed", "in-progress", "on-hold")
-        .where(lambda d: d.days_supply.is_not_null())
+    dispensed = lib.medications_dispensed(ANTIDEPRESSANTS).where(
+        lambda d: d.days_supply.is_not_null()
     )
     ipsd = dispensed.where(lambda d: q.during(dispense_period(d)[0], intake_start, intake_end)).min(
         lambda d: dispense_period(d)[0]
     )
-    depression = retrieve("conditions", MAJOR_DEPRESSION).where(
-        lambda c: q.within_days_of(c.onset, ipsd, 60)
-    )
-    visits = encounters_performed(*CMS128_VISITS).where(
+    # 2026: both condition profiles, verified (2025: [Condition], no status filter).
+    if year == 2025:
+        diagnoses = retrieve("conditions", MAJOR_DEPRESSION)
+    else:
+        diagnoses = conditions(MAJOR_DEPRESSION).where(is_verified)
+    depression = diagnoses.where(lambda c: q.within_days_of(c.onset, ipsd, 60))
+    visits = lib.encounters_performed(*CMS128_VISITS).where(
         lambda e: q.within_days_of(e.start, ipsd, 60)
     )
     ip = (q.age(q.patient.birth_date, ipsd) >= 18) & depression.exists() & visits.exists()
@@ -369,8 +461,8 @@ def cms128() -> q.Measure:
         start, end = request_period(m)
         return start.is_not_null() & q.overlaps(start, end, ipsd.add_days(-105), ipsd.add_days(-1))
 
-    prior = medications_active(ANTIDEPRESSANTS).where(active_before_ipsd)
-    exclusion = q.any_of(hospice=has_hospice(), prior_antidepressant=prior.exists())
+    prior = lib.medications_active(ANTIDEPRESSANTS).where(active_before_ipsd)
+    exclusion = q.any_of(hospice=lib.has_hospice(), prior_antidepressant=prior.exists())
 
     def covered(days: int) -> Expr:
         return dispensed.covered_days(
@@ -411,4 +503,14 @@ def cms128() -> q.Measure:
     )
 
 
-__all__ = ["cms128", "cms159", "cms2"]
+def cms128() -> q.Measure:
+    """CMS128v13 (2025)."""
+    return _cms128(2025)
+
+
+def cms128_2026() -> q.Measure:
+    """CMS128v14 (2026)."""
+    return _cms128(2026)
+
+
+__all__ = ["cms2", "cms2_2026", "cms128", "cms128_2026", "cms159", "cms159_2026"]

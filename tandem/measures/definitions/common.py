@@ -84,10 +84,18 @@ def procedures_performed(*valuesets: str, codes: Iterable[tuple[str, str]] = ())
     return retrieve("procedures", *valuesets, codes=codes).status_in("completed")
 
 
+def coded_medications(table: str, *valuesets: str) -> Frame:
+    """``[MedicationRequest: X]`` (or Dispense, Administration) in the 2025 logic: the retrieve
+    matches ``medicationCodeableConcept`` only, so a medication given as a reference to a
+    Medication (``medication_ref``; the loader resolves its code) is not retrieved. The 2026
+    logic matches both (``common_2026`` retrieves by code alone)."""
+    return retrieve(table, *valuesets).where(lambda r: r.medication_ref.is_null())
+
+
 def medications_active(*valuesets: str) -> Frame:
     """Status.isMedicationActive: active orders."""
     return (
-        retrieve("medication_requests", *valuesets)
+        coded_medications("medication_requests", *valuesets)
         .status_in("active")
         .where(lambda r: r.intent == "order")
     )
@@ -96,15 +104,51 @@ def medications_active(*valuesets: str) -> Frame:
 def medications_ordered(*valuesets: str) -> Frame:
     """Status.isMedicationOrder: active or completed orders."""
     return (
-        retrieve("medication_requests", *valuesets)
+        coded_medications("medication_requests", *valuesets)
         .status_in("active", "completed")
         .where(lambda r: r.intent == "order")
     )
 
 
+DISPENSED = ("completed", "in-progress", "on-hold")
+
+
+def medications_dispensed(*valuesets: str) -> Frame:
+    """Status.isMedicationDispensed: completed, in-progress or on-hold (coded medications)."""
+    return coded_medications("medication_dispenses", *valuesets).status_in(*DISPENSED)
+
+
 def not_true(x: Expr) -> Expr:
     """CQL ``x is not true`` (null counts as not true)."""
     return ~x.if_null(False)
+
+
+# --- Observation values as the CQL casts them ---------------------------------------------
+
+
+def as_integer(o: Row) -> Expr:
+    """CQL ``Observation.value as Integer`` (what ``value > 9`` compiles to: the ELM wraps
+    ``FHIRHelpers.ToValue(value)`` in ``As Integer``): the number of a ``valueInteger``, null
+    for any other type (a ``valueQuantity`` of 12 is null, so not > 9 and not < 5).
+
+    ``observations.value_type`` says the FHIR type. A row whose type is unknown (null type with
+    a number: data written before the column existed) is read as its number when it is whole,
+    so such sources keep working; every loader and writer of Tandem now fills the type.
+    """
+    typed = o.value_type == "integer"
+    legacy = o.value_type.is_null() & (o.value_num == q.floor(o.value_num))
+    return q.when(typed | legacy, o.value_num, q.null("float"))
+
+
+def has_value(o: Row) -> Expr:
+    """CQL ``Observation.value is not null``: a value of any FHIR type (``value_type``), or,
+    where the type is unknown, a number, code or boolean."""
+    return (
+        o.value_type.is_not_null()
+        | o.value_code.is_not_null()
+        | o.value_num.is_not_null()
+        | o.value_bool.is_not_null()
+    )
 
 
 # --- QICoreCommon -------------------------------------------------------------------------
@@ -121,8 +165,15 @@ def is_confirmed_active(c: Row) -> Expr:
 
 
 def prevalence_overlaps(c: Row, lo: Any, hi: Any) -> Expr:
-    """``prevalenceInterval() overlaps day of Interval[lo, hi]``."""
-    return q.overlaps(c.onset, c.abatement, lo, hi)
+    """``prevalenceInterval() overlaps day of Interval[lo, hi]``.
+
+    QICoreCommon (2.1.000 and 4.0.000): an active, recurring or relapsed condition's interval is
+    closed, so a null abatement is ongoing; any other clinical status (or none) with a null
+    abatement gives ``Interval[onset, null)``, an unknown end, and ``overlaps`` is then null
+    (not true) — an inactive condition without an abatement date never overlaps.
+    """
+    unknown_end = c.abatement.is_null() & not_true(is_active(c))
+    return ~unknown_end & q.overlaps(c.onset, c.abatement, lo, hi)
 
 
 def effective_overlaps(o: Row, lo: Any, hi: Any) -> Expr:
@@ -139,17 +190,20 @@ def latest(o: Row) -> Expr:
 
 
 def request_period(m: Row) -> tuple[Expr, Expr]:
-    """medicationRequestPeriod(): [start, end] as dates, or a null end when unknown.
+    """medicationRequestPeriod(): [start, end] as dates, both null when either is unknown.
 
-    start = boundsPeriod start, else authoredOn (else the validity period start, which the
-    tables merge into ``period_start``); end = start + days supply x (1 + refills) - 1, else
-    the boundsPeriod end. The quantity / (dose x frequency) fallback is not used (no case in
-    the decks; see the measure docs).
+    start = boundsPeriod start (``period_start``), else authoredOn, else the
+    dispenseRequest validity period start (``validity_start``) — CumulativeMedicationDuration's
+    Coalesce order, the same in 4.1.000 (2025) and 6.0.000 (2026); end = start + days supply x
+    (1 + refills) - 1, else the boundsPeriod end. Without a start or an end the CQL function
+    returns null (not an open-ended interval), so nothing overlaps it. The quantity / (dose x
+    frequency) fallback is not used (no case in the decks; see the measure docs).
     """
-    start = m.period_start.date.if_null(m.authored.date)
+    start = m.period_start.date.if_null(m.authored.date).if_null(m.validity_start.date)
     supply = m.days_supply * (m.refills.if_null(0) + 1)
     end = q.when(supply.is_not_null(), start.add_days(supply - 1), m.period_end.date)
-    return start, q.when(start.is_not_null(), end, q.null("date"))
+    known = start.is_not_null() & end.is_not_null()
+    return q.when(known, start, q.null("date")), q.when(known, end, q.null("date"))
 
 
 def dispense_period(d: Row) -> tuple[Expr, Expr]:
