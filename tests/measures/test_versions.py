@@ -1,8 +1,7 @@
 """Measure versions: the version whose performance period covers the period is evaluated.
 
-The CMS eCQMs have one version per performance year (CMS122v13 for 2025; CMS122v14 for 2026,
-listed but not implemented yet); Tandem's HEDIS-style and own measures one version for any
-period. Checked at the registry, at the command line (one line on stderr, exit 2) and in the
+The CMS eCQMs have one version per performance year (CMS122v13 for 2025, CMS122v14 for 2026);
+Tandem's HEDIS-style and own measures one version for any period. Checked at the registry, at the command line (one line on stderr, exit 2) and in the
 stored results.
 """
 
@@ -32,7 +31,6 @@ needs_shared = pytest.mark.skipif(
     not MEASURES_2025.is_dir() or not MEASURES_2026.is_dir(),
     reason=f"the published eCQM Measure resources are not at {SHARED}",
 )
-needs_expansions = shared.needs(shared.VALUESETS)
 CMS_2025 = {
     "CMS2": "CMS2v14",
     "CMS159": "CMS159v13",
@@ -40,6 +38,12 @@ CMS_2025 = {
     "CMS165": "CMS165v13",
     "CMS122": "CMS122v13",
     "CMS138": "CMS138v13",
+    "CMS50": "CMS50v13",
+    "CMS68": "CMS68v14",
+    "CMS69": "CMS69v13",
+    "CMS137": "CMS137v13",
+    "CMS177": "CMS177v13",
+    "CMS347": "CMS347v8",
 }
 CMS_2026 = {
     "CMS2": "CMS2v15",
@@ -48,6 +52,12 @@ CMS_2026 = {
     "CMS165": "CMS165v14",
     "CMS122": "CMS122v14",
     "CMS138": "CMS138v14",
+    "CMS50": "CMS50v14",
+    "CMS68": "CMS68v15",
+    "CMS69": "CMS69v14",
+    "CMS137": "CMS137v14",
+    "CMS177": "CMS177v14",
+    "CMS347": "CMS347v9",
 }
 
 
@@ -93,14 +103,22 @@ def test_it_refuses_a_period_spanning_two_performance_years(period):
         definitions.select("CMS2", period)
 
 
+@pytest.mark.parametrize(
+    "period",
+    [YEAR_2026, (D(2026, 1, 1), D(2026, 1, 1)), (D(2026, 12, 31), D(2026, 12, 31))],
+)
 @pytest.mark.parametrize("key", list(CMS_2026))
-def test_it_names_the_2026_version_while_it_is_not_implemented(key):
-    with pytest.raises(definitions.NoVersionForPeriod) as raised:
-        definitions.select(key, YEAR_2026)
+def test_it_chooses_the_2026_version_for_a_period_within_2026(key, period):
+    chosen = definitions.select(key, period)
+    assert chosen.id == CMS_2026[key] and chosen.implemented
+    assert chosen.measure().id == key
 
-    assert f"{CMS_2026[key]} (the 2026 version of {key}) is not implemented yet" in str(
-        raised.value
-    )
+
+def test_every_cms_measure_has_a_2025_and_a_2026_version():
+    cms = {k: i for k, i in definitions.REGISTRY.items() if i.versions[0].year}
+    assert set(cms) == set(CMS_2025) == set(CMS_2026)
+    for key, info in cms.items():
+        assert [v.id for v in info.versions] == [CMS_2025[key], CMS_2026[key]]
 
 
 def test_an_explicit_version_is_used_whatever_the_period():
@@ -120,9 +138,15 @@ def test_it_refuses_an_unknown_version_and_a_version_of_another_measure():
         definitions.select("CMS122v13", YEAR_2025, "CMS122v14")
 
 
-def test_it_refuses_an_explicit_version_that_is_not_implemented():
-    with pytest.raises(definitions.NoVersionForPeriod, match="CMS122v14 .* not implemented yet"):
-        definitions.select("CMS122", YEAR_2026, "CMS122v14")
+def test_it_refuses_a_version_that_is_not_implemented():
+    listed = (
+        versions.MeasureVersion("Xv1", "X", 2025, lambda: Measure(id="X", groups=[]), "X", "u"),
+        versions.MeasureVersion("Xv2", "X", 2026, None, "X2026", "https://x"),
+    )
+    with pytest.raises(definitions.NoVersionForPeriod, match="Xv2 .* not implemented yet"):
+        versions.choose("X", listed, YEAR_2026, "Xv2")
+    with pytest.raises(definitions.NoVersionForPeriod, match="Xv2 .* not implemented yet"):
+        versions.choose("X", listed, YEAR_2026)
 
 
 def test_version_errors_are_one_line_usage_errors():
@@ -178,7 +202,7 @@ def test_measures_are_still_found_by_key_library_name_and_version_id():
         "CMS122v13",
     ):
         assert definitions.get(name) is info
-    assert definitions.measure("CMS122") is definitions.measure("CMS122v13")  # newest implemented
+    assert definitions.measure("CMS122") is definitions.measure("CMS122v14")  # newest implemented
     with pytest.raises(KeyError):
         definitions.get("CMS999")
 
@@ -225,17 +249,17 @@ def test_each_cms_version_is_the_published_measure_for_its_year(version):
         "start": f"{version.year}-01-01",
         "end": f"{version.year}-12-31",
     }
-    derived = re.findall(r"derived from the QDM-based measure:? (CMS\d+v\d+)", published["usage"])
-    assert derived == [version.id]
+    # "CMS122v13", or "CMS 347v8" with a space in some published texts
+    derived = re.findall(r"derived from the QDM-based measure:? CMS ?(\d+v\d+)", published["usage"])
+    assert [f"CMS{d}" for d in derived] == [version.id]
 
 
 PAYER_TYPE = "2.16.840.1.114222.4.11.3591"  # supplemental data, not logic
 
 
 @needs_shared
-@pytest.mark.parametrize("key", list(CMS_2025))
-def test_the_2025_value_sets_are_the_ones_the_published_measure_references(key):
-    version = definitions.find_version(CMS_2025[key])
+@pytest.mark.parametrize("version", CMS_VERSIONS, ids=lambda v: v.id)
+def test_the_value_sets_are_among_the_ones_the_published_measure_references(version):
     text = json.dumps(_published(version))
     published = {
         canonical_url(u)
@@ -263,7 +287,6 @@ def one_error_line(capsys) -> str:
     [
         (["--period", "2025-07-01..2026-06-30"], "spans more than one performance year"),
         (["--period", "2024-01-01..2024-12-31"], "no version for the 2024 performance period"),
-        (["--period", "2026-01-01..2026-12-31"], "CMS122v14 (the 2026 version of CMS122) is not"),
         (["--version", "CMS122v99"], "unknown version 'CMS122v99' of CMS122"),
         (["--version", "CMS2v14"], "CMS2v14 is a version of CMS2"),
     ],
@@ -278,14 +301,30 @@ def test_the_commands_refuse_a_version_they_cannot_choose(tmp_path, capsys, comm
     assert says in one_error_line(capsys)
 
 
-@needs_expansions
+def test_a_version_whose_value_sets_are_missing_is_refused_naming_them(tmp_path, capsys):
+    """--valuesets names a folder without the expansions CMS122 reads: nothing is evaluated
+    with empty value sets."""
+    empty = tmp_path / "vs"
+    empty.mkdir()
+    where = ["CMS122", "--source", f"fhir:{tmp_path}", "--valuesets", str(empty)]
+
+    assert main(["measure", "evaluate", *where, "--period", "2025-01-01..2025-12-31"]) == 2
+    line = one_error_line(capsys)
+    assert "CMS122v13 cannot be evaluated" in line and "value sets not loaded" in line
+    assert "2.16.840.1.113883.3.464.1003.103.12.1001 (Diabetes)" in line
+
+
 def test_evaluate_reports_the_version_it_chose(tmp_path, capsys):
+    """With no --valuesets, the expansions shipped with Tandem for the version's year."""
     patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-05-01"}
     (tmp_path / "p.json").write_text(json.dumps(patient))
     base = ["measure", "evaluate", "CMS2", "--source", f"fhir:{tmp_path}", "--engine", "memory"]
 
     assert main([*base, "--period", "2025-03-01..2025-03-31"]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == "CMS2v14"
+
+    assert main([*base, "--period", "2026-01-01..2026-12-31"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "CMS2v15"
 
     assert main([*base, "--period", "2026-01-01..2026-12-31", "--version", "CMS2v14"]) == 0
     captured = capsys.readouterr()
@@ -316,7 +355,8 @@ def test_measure_list_shows_every_version_and_its_period(capsys):
     by_version = {row[1]: row for row in rows}
     assert set(by_version) == {v.id for i in definitions.REGISTRY.values() for v in i.versions}
     assert by_version["CMS122v13"][:3] == ["CMS122", "CMS122v13", "2025-01-01..2025-12-31"]
-    assert by_version["CMS122v14"][2:6] == ["2026-01-01..2026-12-31", "not", "yet", "implemented"]
+    assert by_version["CMS122v14"][:3] == ["CMS122", "CMS122v14", "2026-01-01..2026-12-31"]
+    assert "not yet implemented" not in " ".join(by_version["CMS122v14"])
     assert by_version["SSDv1"][:4] == ["SSD", "SSDv1", "any", "period"]
 
 

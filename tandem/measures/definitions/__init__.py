@@ -82,12 +82,28 @@ def _cms(
     )
 
 
+def _lazy(path: str) -> Callable[[], Measure] | None:
+    """The builder ``module:function`` (a module of this package), or None while it does not
+    exist yet: a published version whose logic is not written is listed, not implemented."""
+    import importlib
+
+    module, _, function = path.partition(":")
+    try:
+        mod = importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{module}":
+            raise
+        return None
+    found: Callable[[], Measure] | None = getattr(mod, function, None)
+    return found
+
+
 def _ecqm(title: str, *versions: MeasureVersion) -> MeasureInfo:
     return MeasureInfo(versions[0].key, title, versions)
 
 
-# The 2026 versions are listed (published, with their Measure metadata) but not implemented:
-# a 2026 period is refused with a message naming them until their builders are added.
+# Each version's builder is a function of this package (``_lazy``); a version whose function
+# does not exist yet is listed but not implemented, and a period that needs it is refused.
 REGISTRY: dict[str, MeasureInfo] = {
     i.key: i
     for i in (
@@ -99,7 +115,7 @@ REGISTRY: dict[str, MeasureInfo] = {
             ),
             _cms(
                 "CMS2v15", 2026, "CMS2FHIRPCSDepScreenAndFollowUp", "1.0.000",
-                "fd005986-96a6-404d-896f-14257cf9611b",
+                "fd005986-96a6-404d-896f-14257cf9611b", _lazy("cms_behavioral:cms2_2026"),
             ),
         ),
         _ecqm(
@@ -110,7 +126,7 @@ REGISTRY: dict[str, MeasureInfo] = {
             ),
             _cms(
                 "CMS159v14", 2026, "CMS159FHIRDepRemissionat12Months", "1.0.000",
-                "32fef19d-8ef0-4bf3-96a6-cd0514a0d2e7",
+                "32fef19d-8ef0-4bf3-96a6-cd0514a0d2e7", _lazy("cms_behavioral:cms159_2026"),
             ),
         ),
         _ecqm(
@@ -121,7 +137,7 @@ REGISTRY: dict[str, MeasureInfo] = {
             ),
             _cms(
                 "CMS128v14", 2026, "CMS128FHIRAntidepressantMgmt", "1.0.000",
-                "a9ffd6a4-fb8f-435d-a6b9-9543f87d7739",
+                "a9ffd6a4-fb8f-435d-a6b9-9543f87d7739", _lazy("cms_behavioral:cms128_2026"),
             ),
         ),
         _ecqm(
@@ -132,7 +148,7 @@ REGISTRY: dict[str, MeasureInfo] = {
             ),
             _cms(
                 "CMS165v14", 2026, "CMS165FHIRControllingHighBP", "1.0.000",
-                "6f830f33-ed81-4f34-ba8e-97f3810563bd",
+                "6f830f33-ed81-4f34-ba8e-97f3810563bd", _lazy("cms_chronic:cms165_2026"),
             ),
         ),
         _ecqm(
@@ -143,7 +159,7 @@ REGISTRY: dict[str, MeasureInfo] = {
             ),
             _cms(
                 "CMS122v14", 2026, "CMS122FHIRDiabetesAssessGT9Pct", "1.0.000",
-                "2ea22cb2-9bcc-4ca6-b2f2-68fc964365ad",
+                "2ea22cb2-9bcc-4ca6-b2f2-68fc964365ad", _lazy("cms_chronic:cms122_2026"),
             ),
         ),
         _ecqm(
@@ -155,7 +171,78 @@ REGISTRY: dict[str, MeasureInfo] = {
             ),
             _cms(
                 "CMS138v14", 2026, "CMS138FHIRTobaccoScrnCessation", "1.0.000",
-                "04caa1ba-aa09-497c-86b9-d40b493fd443",
+                "04caa1ba-aa09-497c-86b9-d40b493fd443", _lazy("cms_chronic:cms138_2026"),
+            ),
+        ),
+        _ecqm(
+            "Closing the referral loop: receipt of specialist report",
+            _cms(
+                "CMS50v13", 2025, "CRLReceiptofSpecialistReportFHIR", "0.3.000",
+                "28defa55-b86f-4d45-9919-08ee327231da", _lazy("cms_referral:cms50_2025"),
+            ),
+            _cms(
+                "CMS50v14", 2026, "CMS50FHIRReceiptofSpecialistReport", "1.0.000",
+                "00ad5281-ab7f-4e65-842f-b296dd094771", _lazy("cms_referral:cms50_2026"),
+            ),
+        ),
+        _ecqm(
+            "Documentation of current medications in the medical record",
+            _cms(
+                "CMS68v14", 2025, "DocumentationofCurrentMedicationsFHIR", "0.2.000",
+                "5047320b-7b52-4faa-8572-00ad27c4d7f5", _lazy("cms_encounter:cms68_2025"),
+            ),
+            _cms(
+                "CMS68v15", 2026, "CMS68FHIRDocumentationCurrentMeds", "1.0.000",
+                "15214cf9-f81e-4f3a-9746-a6a7c0daa51d", _lazy("cms_encounter:cms68_2026"),
+            ),
+        ),
+        _ecqm(
+            "BMI screening and follow-up plan",
+            _cms(
+                "CMS69v13", 2025, "PCSBMIScreenAndFollowUpFHIR", "0.2.000",
+                "be7d6a31-0eae-454a-9524-bcb105417ca3", _lazy("cms_bmi:cms69_2025"),
+            ),
+            _cms(
+                "CMS69v14", 2026, "CMS69FHIRPCSBMIScreenAndFollowUp", "1.0.000",
+                "6788e67b-9cd5-40f8-a8fd-75540dc16238", _lazy("cms_bmi:cms69_2026"),
+            ),
+        ),
+        _ecqm(
+            "Initiation and engagement of substance use disorder treatment",
+            _cms(
+                "CMS137v13", 2025,
+                "InitiationandEngagementofSubstanceUseDisorderTreatmentFHIR", "0.0.002",
+                "5a9ec9ee-f497-4cc1-b8da-9b051397d5b6", _lazy("cms_sud:cms137_2025"),
+            ),
+            _cms(
+                "CMS137v14", 2026, "CMS137FHIRSUDTxInitEngagement", "1.0.000",
+                "e156e1a3-4a76-4490-b3be-96a0d90f9b32", _lazy("cms_sud:cms137_2026"),
+            ),
+        ),
+        _ecqm(
+            "Child and adolescent MDD: suicide risk assessment",
+            _cms(
+                "CMS177v13", 2025,
+                "ChildandAdolescentMajorDepressiveDisorderMDDSuicideRiskAssessmentFHIR",
+                "0.1.000", "9920a350-4525-4cc1-98f3-b80dc323a8c2",
+                _lazy("cms_encounter:cms177_2025"),
+            ),
+            _cms(
+                "CMS177v14", 2026, "CMS177FHIRChildMDDSuicideAssmt", "1.0.000",
+                "2df449e3-aa29-4cbb-b042-9c6e583f200a", _lazy("cms_encounter:cms177_2026"),
+            ),
+        ),
+        _ecqm(
+            "Statin therapy for the prevention and treatment of cardiovascular disease",
+            _cms(
+                "CMS347v8", 2025,
+                "StatinTherapyforthePreventionandTreatmentofCardiovascularDiseaseFHIR",
+                "0.2.000", "be1257a3-a34e-4a7b-99df-345de63365a2",
+                _lazy("cms_statin:cms347_2025"),
+            ),
+            _cms(
+                "CMS347v9", 2026, "CMS347FHIRStatinPreventionTxCVD", "1.0.000",
+                "bcebaf84-db66-4cc4-ab1b-5c95eb02d300", _lazy("cms_statin:cms347_2026"),
             ),
         ),
     )
@@ -367,21 +454,27 @@ def evaluate(
     table_prefix: str = "",
     label_of: Callable[[Any], str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Patient rows: ``{"id", "groups": [{"id", "populations": {code: 0|1}, "evidence": [...]}]}``.
+    """Patient rows: ``{"id", "groups": [{"id", "populations": {code: count}, "evidence": [...]}]}``
+    (a count is 0/1 in a patient-based group, the number of episodes in an episode-based one).
 
     ``evidence`` lists, per population the patient is in, the named values the measure
     reports and the reasons (``any_of`` branches) that were true. The version is
-    :func:`select` ``(key, period, version)``. With ``label_of`` (the stored rows' label of a
+    :func:`select` ``(key, period, version)``; without ``valuesets``, the expansions shipped for
+    its performance year (a missing one raises :class:`valuesets.MissingValueSets`). With ``label_of`` (the stored rows' label of a
     patient's result, ``run.label_of``), each row also has ``"label"``.
     """
     from tandem.measures import valuesets as vs_module
     from tandem.measures.evaluation import evaluate as run
 
-    m = select(key, period, version).measure()
+    chosen = select(key, period, version)
+    m = chosen.measure()
+    if valuesets is None:  # the expansions shipped for the version's year, all present
+        valuesets = vs_module.for_year(chosen.year)
+        vs_module.require(chosen, valuesets)
     result = run(
         m,
         tables,
-        valuesets or vs_module.load(),
+        valuesets,
         period=period,
         engine=engine,
         connection=connection,
@@ -409,7 +502,7 @@ def evaluate(
             groups.append(
                 {
                     "id": g.id,
-                    "populations": {c: int(bool(v)) for c, v in pops.items()},
+                    "populations": {c: int(v or 0) for c, v in pops.items()},
                     "evidence": evidence,
                 }
             )

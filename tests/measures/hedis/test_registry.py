@@ -19,7 +19,10 @@ NEW_KEYS = [
 # Measures on Tandem's own operational tables (not code lists): the consent-on-file measure
 # reads consent directives (tests/measures/test_consent_measure.py).
 OPERATIONAL_KEYS = ["TANDEM-CONSENT"]
-CMS_KEYS = ["CMS2", "CMS159", "CMS128", "CMS165", "CMS122", "CMS138"]
+CMS_KEYS = [
+    "CMS2", "CMS159", "CMS128", "CMS165", "CMS122", "CMS138",
+    "CMS50", "CMS68", "CMS69", "CMS137", "CMS177", "CMS347",
+]  # fmt: skip
 
 
 def test_every_hedis_style_and_tandem_measure_is_registered_after_the_cms_ones():
