@@ -22,6 +22,12 @@ SHARED = Path(os.environ.get("TANDEM_SHARED_DIR") or REPOSITORY.parent / "shared
 ECQM = SHARED / "conformance" / "ecqm-qicore-2024"
 VALUESETS = ECQM / "valuesets"  # FHIR ValueSet expansions (VSAC) the CMS measures use
 DECKS = ECQM / "tests"  # the CMS test decks: one folder of cases per measure
+LIBRARIES = ECQM / "libraries"  # compiled logic (ELM) of the 2025 versions, for fqm-execution
+MEASURES = ECQM / "measures"  # the 2025 versions' FHIR Measure resources
+ECQM_2026 = SHARED / "conformance" / "ecqm-2026"
+VALUESETS_2026 = ECQM_2026 / "valuesets"  # expansions of the value sets the 2026 versions name
+MEASURES_2026 = ECQM_2026 / "measures"  # the 2026 versions' FHIR Measure resources
+VALUESETS_BY_YEAR = {2025: VALUESETS, 2026: VALUESETS_2026}
 
 
 def needs(path: Path) -> pytest.MarkDecorator:

@@ -4,10 +4,11 @@ It stores through the same code as ``tandem measure run --all --store`` (``run.r
 
 **The period.** Each measure runs for the calendar year of ``as_of`` when it has an implemented
 version for that year (Tandem's HEDIS-style and own measures apply to any period, so they always
-do). A CMS eCQM whose version for that year is not implemented yet (the 2026 versions are
-registered without their logic until issue 11) runs in its **latest implemented** version over
-*that version's own* performance period (CMS122v13 over 2025) — never the 2025 logic over a 2026
-period, which the versions code refuses anyway. Each progress line names the version and period
+do). A CMS eCQM with no implemented version for that year (a year before 2025 or after 2026, or
+a version published but not written yet) runs in its **latest implemented** version over *that
+version's own* performance period (CMS122v14 over 2026) — never one year's logic over another
+year's period, which the versions code refuses anyway. Value sets: the expansions shipped with
+Tandem for the period's year, overlaid by those loaded into the database. Each progress line names the version and period
 every measure used, so the run's history records them.
 
 Measures are run one performance period at a time (one extract of the analytic tables each),
@@ -46,23 +47,18 @@ def refresh_plan(as_of: dt.date) -> list[tuple[MeasureVersion, Period]]:
     return plan
 
 
-def _valuesets() -> valuesets.ValueSets:
-    """The value sets stored in the database, or (none stored) the public eCQM expansions where
-    they are on disk — as ``tandem measure run`` does. A measure whose value sets are missing
-    is reported as skipped."""
-    from tandem.terminology.models import ValueSet
-    from tandem.terminology.queries import valuesets as stored
+def _valuesets(year: int) -> valuesets.ValueSets:
+    """The value sets for performance year ``year``, as ``tandem measure run`` uses them: the
+    expansions shipped with Tandem, overlaid by those loaded into the database. A measure whose
+    value sets are still missing is reported as skipped."""
+    from tandem.terminology.queries import stored_expansions
 
-    dirs: tuple[str, ...] = ()
-    if not ValueSet.objects.filter(source=ValueSet.Source.VSAC).exists():
-        dirs = tuple(str(d) for d in valuesets.DEFAULT_EXPANSION_DIRS if d.is_dir())
-    return stored(dirs)
+    return valuesets.for_year(year, stored=stored_expansions(year))
 
 
 def store_all(*, as_of: dt.date, progress: Callable[[str], None]) -> dict[str, int]:
     """Compute and store every measure for the refresh on ``as_of``; counts for the history."""
     plan = refresh_plan(as_of)
-    vs = _valuesets()
     counts = {"measures": len(plan), "stored": 0, "skipped": 0, "periods": 0}
     for period, items in groupby(plan, key=lambda item: item[1]):
         versions = [version for version, _ in items]
@@ -73,7 +69,7 @@ def store_all(*, as_of: dt.date, progress: Callable[[str], None]) -> dict[str, i
             keys=[v.id for v in versions],
             period=period,
             store=True,
-            valuesets=vs,
+            valuesets=_valuesets(period[0].year),
             advance=lambda key: progress(f"{key} computed"),
             commit_each=True,
         )

@@ -1,33 +1,44 @@
 """The value sets the measure engines read: ``id -> frozenset[(system, code)]``.
 
 Ids are VSAC OIDs (``2.16.840.1.113883.3.600.1916``) for published value sets and short
-``tandem:<name>`` keys for Tandem's own code lists (later, from versioned data files). Any
-canonical URL or name that :class:`tandem.terminology.expansions.ValueSetIndex` understands
-also resolves, so a measure may be written with the OID its CQL declares.
+``tandem:<name>`` keys for Tandem's own code lists. Any canonical URL or name that
+:class:`tandem.terminology.expansions.ValueSetIndex` understands also resolves, so a measure may
+be written with the OID its CQL declares.
+
+Where the expansions come from, per performance year (:func:`for_year`):
+
+1. ``--valuesets DIR`` (:func:`load` with folders): exactly those expansions, nothing else;
+2. otherwise the expansions shipped with Tandem for that year (``tandem.terminology.packaged``),
+   overlaid by the expansions loaded into the database (``tandem valuesets load``), which take
+   precedence (an organisation with a UMLS licence loads its own VSAC expansions).
+
+A measure version is evaluated only when every value set its logic reads is there
+(:func:`require`): a missing one is a one-line :class:`MissingValueSets` naming each, never an
+empty set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from tandem.core.lib.cli import UsageError
+from tandem.terminology import packaged
 from tandem.terminology.expansions import (
     ValueSetExpansion,
     ValueSetIndex,
     load_directory,
 )
 
+if TYPE_CHECKING:
+    from tandem.measures.definitions.versions import MeasureVersion
+
 Code = tuple[str, str]
 
-# Where the public CMS eCQM expansions are kept on a developer machine (see
-# /work/shared/conformance/README.md); tests skip when it is absent.
-DEFAULT_EXPANSION_DIRS: tuple[Path, ...] = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "conformance"
-    / "ecqm-qicore-2024"
-    / "valuesets",
-)
+
+class MissingValueSets(UsageError):
+    """A measure version reads value sets that are not loaded; the message names them."""
 
 
 class ValueSets(Mapping[str, frozenset[Code]]):
@@ -84,18 +95,84 @@ def codelist_entries() -> dict[str, frozenset[Code]]:
 
 
 _cache: dict[tuple[str, ...], ValueSets] = {}
+_year_cache: dict[int | None, ValueSets] = {}
 
 
 def load(*dirs: str | Path) -> ValueSets:
-    """Expansions from ``dirs`` (default: the public eCQM expansions) plus Tandem's code lists.
+    """Expansions from ``dirs`` plus Tandem's code lists; with no ``dirs``, the expansions
+    shipped for the newest performance year (:func:`for_year`).
 
     Cached per set of directories. A missing or malformed directory raises
     :class:`tandem.terminology.expansions.ExpansionError` naming it.
     """
-    paths = tuple(str(Path(d).resolve()) for d in (dirs or DEFAULT_EXPANSION_DIRS))
+    if not dirs:
+        return for_year(None)
+    paths = tuple(str(Path(d).resolve()) for d in dirs)
     if paths not in _cache:
         expansions: list[ValueSetExpansion] = []
         for path in paths:
             expansions.extend(load_directory(path))
         _cache[paths] = ValueSets(expansions, local=codelist_entries())
     return _cache[paths]
+
+
+def shipped_year(year: int | None) -> int | None:
+    """The shipped year whose expansions serve performance year ``year``: that year, or (a
+    measure for any period, or a year not shipped) the newest shipped year at or before it."""
+    shipped = packaged.years()
+    if not shipped:
+        return None
+    if year is None:
+        return shipped[-1]
+    earlier = [y for y in shipped if y <= year]
+    return earlier[-1] if earlier else shipped[0]
+
+
+def for_year(
+    year: int | None,
+    *,
+    dirs: Iterable[str | Path] = (),
+    stored: Iterable[ValueSetExpansion] | None = None,
+) -> ValueSets:
+    """The value sets for evaluating measures of performance year ``year`` (None: a measure
+    for any period — the newest shipped year).
+
+    ``dirs`` given: exactly the expansions there (:func:`load`). Otherwise the shipped
+    expansions of that year, overlaid by ``stored`` (the database's, which win), plus
+    Tandem's code lists.
+    """
+    folders = tuple(dirs)
+    if folders:
+        return load(*folders)
+    base = packaged.expansions(y) if (y := shipped_year(year)) is not None else ()
+    if stored is None:
+        if year not in _year_cache:
+            _year_cache[year] = ValueSets(base, local=codelist_entries())
+        return _year_cache[year]
+    return ValueSets([*base, *stored], local=codelist_entries())
+
+
+def missing(version: MeasureVersion, vs: Mapping[str, frozenset[Code]]) -> list[str]:
+    """The value sets ``version``'s logic reads that ``vs`` lacks (sorted ids)."""
+    return sorted(oid for oid in version.valuesets if oid not in vs)
+
+
+def _named(oid: str) -> str:
+    for year in reversed(packaged.years()):
+        for exp in packaged.expansions(year):
+            if exp.oid == oid:
+                return f"{oid} ({exp.title or exp.name})"
+    return oid
+
+
+def require(version: MeasureVersion, vs: Mapping[str, frozenset[Code]]) -> None:
+    """Raise :class:`MissingValueSets` (one line, naming each) unless ``vs`` has every value
+    set ``version`` reads."""
+    absent = missing(version, vs)
+    if absent:
+        names = ", ".join(_named(oid) for oid in absent)
+        raise MissingValueSets(
+            f"{version.id} cannot be evaluated: {len(absent)} value set"
+            f"{'s' if len(absent) != 1 else ''} not loaded: {names}; load their expansions "
+            "with 'tandem valuesets load DIR' or pass --valuesets DIR"
+        )

@@ -21,11 +21,19 @@ def store(
     codes: Iterable[tuple[str, str, str]],
     url: str = "",
     version: str = "",
+    performance_year: int | None = None,
 ) -> ValueSet:
-    """Create or replace one value set and its (system, code, display) members."""
+    """Create or replace one version of a value set and its (system, code, display) members
+    (other versions of the same value set are kept)."""
     valueset, _ = ValueSet.objects.update_or_create(
         identifier=identifier,
-        defaults={"name": name, "source": source, "url": url, "version": version},
+        version=version,
+        defaults={
+            "name": name,
+            "source": source,
+            "url": url,
+            "performance_year": performance_year,
+        },
     )
     ValueSetCode.objects.filter(valueset=valueset).delete()
     ValueSetCode.objects.bulk_create(
@@ -39,8 +47,9 @@ def store(
     return valueset
 
 
-def load_expansions(*, by: Any, path: Path) -> list[ValueSet]:
-    """Load every FHIR ValueSet expansion in a file or directory (e.g. VSAC downloads)."""
+def load_expansions(*, by: Any, path: Path, performance_year: int | None = None) -> list[ValueSet]:
+    """Load every FHIR ValueSet expansion in a file or directory (e.g. VSAC downloads), kept
+    by version and, with ``performance_year``, for that year only."""
     try:
         found = expansions.load_directory(path) if path.is_dir() else expansions.load_file(path)
     except expansions.ExpansionError as exc:
@@ -56,6 +65,7 @@ def load_expansions(*, by: Any, path: Path) -> list[ValueSet]:
             codes=((system, code, "") for system, code in vs.codes),
             url=vs.url,
             version=vs.version or "",
+            performance_year=performance_year,
         )
         for vs in found
     ]

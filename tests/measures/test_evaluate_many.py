@@ -15,10 +15,8 @@ from tandem.measures import valuesets as vs_module
 from tandem.measures.evaluation import evaluate, evaluate_many
 from tandem.synth.generator import Generator, SynthConfig
 from tandem.synth.parquet import conformed
-from tests import shared
 
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-pytestmark = shared.needs(shared.VALUESETS)  # the CMS measures' value sets
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +35,14 @@ def population() -> dict[str, pa.Table]:
 
 @pytest.fixture(scope="module")
 def oracle(population: dict[str, pa.Table]) -> dict[str, Any]:
-    valuesets = vs_module.load(shared.VALUESETS)
+    valuesets = vs_module.for_year(2025)  # shipped with Tandem
     return {
         key: evaluate(
-            definitions.measure(key), population, valuesets, period=PERIOD, engine="memory"
+            definitions.select(key, PERIOD).measure(),
+            population,
+            valuesets,
+            period=PERIOD,
+            engine="memory",
         )
         for key in definitions.REGISTRY
     }
@@ -56,9 +58,9 @@ def test_a_suite_in_one_run_matches_each_measure_alone(
 ) -> None:
     keys = list(definitions.REGISTRY)
     results = evaluate_many(
-        [definitions.measure(k) for k in keys],
+        [definitions.select(k, PERIOD).measure() for k in keys],
         population,
-        vs_module.load(shared.VALUESETS),
+        vs_module.for_year(2025),
         period=PERIOD,
         engine=engine,
     )
@@ -76,9 +78,9 @@ def test_a_suite_on_postgres_matches_the_oracle(
 ) -> None:
     keys = ["CMS2", "SSD", "FUH", "TANDEM-UTIL"]
     results = evaluate_many(
-        [definitions.measure(k) for k in keys],
+        [definitions.select(k, PERIOD).measure() for k in keys],
         population,
-        vs_module.load(shared.VALUESETS),
+        vs_module.for_year(2025),
         period=PERIOD,
         engine="postgres",
         connection=postgres_connection,

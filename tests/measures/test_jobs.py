@@ -17,19 +17,27 @@ Y2025 = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 Y2026 = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 
 
-def test_it_runs_each_measure_for_this_year_or_its_latest_implemented_year():
+def test_it_runs_each_measure_for_this_year_in_its_version_for_that_year():
     plan = {
         version.key: (version.id, period) for version, period in refresh_plan(dt.date(2026, 12, 3))
     }
 
     assert set(plan) == set(definitions.REGISTRY)
-    # No 2026 logic yet for the CMS eCQMs: their 2025 version, over 2025 — never 2025 logic
-    # over a 2026 period.
-    assert plan["CMS122"] == ("CMS122v13", Y2025)
-    assert plan["CMS2"] == ("CMS2v14", Y2025)
+    assert plan["CMS122"] == ("CMS122v14", Y2026)
+    assert plan["CMS2"] == ("CMS2v15", Y2026)
+    assert plan["CMS347"] == ("CMS347v9", Y2026)
     # Tandem's and the HEDIS-style measures apply to any period: this calendar year.
     assert plan["SSD"] == ("SSDv1", Y2026)
     assert plan["TANDEM-PCENG"] == ("TANDEM-PCENGv1", Y2026)
+
+
+def test_a_year_without_versions_runs_the_latest_implemented_version_over_its_own_year():
+    plan = {
+        version.key: (version.id, period) for version, period in refresh_plan(dt.date(2027, 3, 1))
+    }
+
+    assert plan["CMS122"] == ("CMS122v14", Y2026)  # never 2026 logic over a 2027 period
+    assert plan["SSD"][1] == (dt.date(2027, 1, 1), dt.date(2027, 12, 31))
 
 
 def test_in_a_year_with_implemented_versions_every_measure_runs_for_that_year():
@@ -45,13 +53,14 @@ def test_it_stores_every_measure_and_says_which_version_and_period_it_used(team)
 
     counts = store_all(as_of=dt.date(2026, 12, 3), progress=lines.append)
 
-    assert counts["measures"] == len(definitions.REGISTRY) and counts["periods"] == 2
-    assert counts["stored"] + counts["skipped"] == counts["measures"]
+    # Every measure, CMS ones included: their value sets ship with Tandem (no shared folder).
+    assert counts["measures"] == len(definitions.REGISTRY) and counts["periods"] == 1
+    assert counts["stored"] == counts["measures"] and counts["skipped"] == 0, lines
     runs = {run.measure: run for run in MeasureRun.objects.all()}
-    assert len(runs) == counts["stored"]
+    assert set(runs) == set(definitions.REGISTRY)
     assert (runs["SSD"].version, runs["SSD"].period_start) == ("SSDv1", Y2026[0])
-    if "CMS165" in runs:  # skipped where the eCQM value sets are not at hand
-        assert (runs["CMS165"].version, runs["CMS165"].period_end) == ("CMS165v13", Y2025[1])
+    assert (runs["CMS165"].version, runs["CMS165"].period_end) == ("CMS165v14", Y2026[1])
+    assert (runs["CMS50"].version, runs["CMS50"].period_end) == ("CMS50v14", Y2026[1])
     assert any(
         line.startswith("SSD: SSDv1 over 2026-01-01..2026-12-31, ") and "stored as run" in line
         for line in lines

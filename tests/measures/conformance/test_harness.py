@@ -10,10 +10,6 @@ import pytest
 
 from tandem.core.lib.cli import UsageError
 from tandem.measures import cli, conformance
-from tests import shared
-
-# Evaluating CMS2 needs the public eCQM expansions; a clone alone does not have them.
-needs_expansions = shared.needs(shared.VALUESETS)
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-05-01"}
 
@@ -96,7 +92,6 @@ def test_cli_refuses_a_bad_period_and_an_unknown_measure(tmp_path):
         args.func(args)
 
 
-@needs_expansions
 @pytest.mark.parametrize("fmt", ["json", "csv", "measurereport"])
 def test_cli_evaluates_fhir_files(tmp_path, capsys, fmt):
     (tmp_path / "p.json").write_text(json.dumps(PATIENT))
@@ -110,9 +105,7 @@ def test_cli_evaluates_fhir_files(tmp_path, capsys, fmt):
         "memory",
         "--format",
         fmt,
-        "--valuesets",
-        str(shared.VALUESETS),
-    )
+    )  # the expansions shipped with Tandem: no --valuesets needed
     assert args.func(args) == 0
     out = capsys.readouterr().out
     if fmt == "json":
@@ -146,7 +139,6 @@ def test_cli_names_a_missing_valueset_folder(tmp_path):
         args.func(args)
 
 
-@needs_expansions
 def test_cli_reads_a_parquet_source(tmp_path, capsys):
     import pyarrow.parquet as pq
 
@@ -166,8 +158,6 @@ def test_cli_reads_a_parquet_source(tmp_path, capsys):
         f"parquet:{out}",
         "--engine",
         "memory",
-        "--valuesets",
-        str(shared.VALUESETS),
     )
     assert args.func(args) == 0
     assert json.loads(capsys.readouterr().out)["patients"][0]["id"] == "p1"
