@@ -180,6 +180,29 @@ class ServiceRequest(ClinicalRecord):
         constraints = [sensitivity_check("servicerequest")]
 
 
+class ReferralReport(ClinicalRecord):
+    """The consultant's report on a referral, received by the referring clinician.
+
+    Receiving it closes the referral loop (CMS50). Measures and FHIR see it as a QI-Core Task:
+    ``code`` the kind of report (LOINC 11488-4 Consult note), ``status`` completed, basedOn
+    the referral, executionPeriod from ``received_at`` to ``filed_at``.
+    """
+
+    referral = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="+")
+    code_system = models.CharField(max_length=200)
+    code = models.CharField(max_length=40)
+    display = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=20, default="completed")
+    received_at = models.DateTimeField()
+    filed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient", "received_at"], name="clinical_refreport_patient")
+        ]
+        constraints = [sensitivity_check("referralreport")]
+
+
 class ClinicalNote(ClinicalRecord):
     class NoteType(models.TextChoices):
         PROGRESS = "progress", "Progress note"

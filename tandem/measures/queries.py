@@ -44,6 +44,17 @@ CLASS_CODES = {
 }
 LOINC = schema.SYSTEMS["loinc"]
 DISCHARGE = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+# Consult reports received from this day on are Tasks as QI-Core 6 (the 2026 eCQMs) models
+# them: code "fulfill", the report's kind as reasonCode, the referral as focus and basedOn;
+# before it as QI-Core 4.1.1 (2025): the report's kind as the code (as tandem.synth writes them).
+TASK_MODEL_CHANGE = dt.date(2026, 1, 1)
+TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
+# FHIR's name of a stored observation's value[x]: a number on a survey is an instrument score
+# (``integer``), any other number a ``Quantity`` (labs, vitals); then a coded answer, then text.
+VALUE_TYPE = """CASE WHEN o.value_num IS NOT NULL
+                     THEN CASE WHEN o.category = 'survey' THEN 'integer' ELSE 'Quantity' END
+                     WHEN o.value_code <> '' THEN 'CodeableConcept'
+                     WHEN o.value_text <> '' THEN 'string' END"""
 
 
 def _ts(vendor: str, column: str) -> str:
@@ -86,6 +97,18 @@ def _case(column: str, mapping: dict[str, str]) -> str:
 def _selects(vendor: str, patients: str) -> dict[str, str]:
     """SELECT per analytic table; ``patients`` is a subquery of patient ids in scope.
 
+    An encounter's diagnoses (conditions that name it) are its ``Encounter.diagnosis``; its
+    principal diagnosis (rank 1) is also its reason (``reasonReference``), as the generator
+    writes it.
+
+    Consult reports received for referrals (``clinical.ReferralReport``) are the ``tasks``: a
+    completed Task based on the referral, executed when the report was received and filed
+    (coded by ``TASK_MODEL_CHANGE``).
+    Allergies and adverse events have no operational table yet (empty typed SELECTs). A
+    procedure not done was recorded when its row says it was "performed" (the model has no
+    other time), which is what ``recorded`` (ProcedureNotDone) carries; orders name no
+    Medication resource and no validity period.
+
     Observations: a blood-pressure panel is stored as component rows sharing ``panel_id``
     (plus, when the writer kept it, the panel's own row); the analytic table always gets exactly
     one panel row (code 85354-9) per panel, as the FHIR loader makes.
@@ -97,6 +120,7 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
     batches, so a backend grew to 6.4 GB at 100,000 patients (issue 10).
     """
     ts = lambda c: _ts(vendor, c)  # noqa: E731
+    new = f"{ts('r.received_at')} >= '{TASK_MODEL_CHANGE.isoformat()}'"
     totals = _case("a.instrument", INSTRUMENT_TOTALS)
     scoped = f"IN ({patients})"
     return {
@@ -141,6 +165,7 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {ts("o.issued")} AS issued, o.value_num, {_nz("o.value_unit")} AS value_unit,
                    {_nz("o.value_code_system")} AS value_system,
                    {_nz("o.value_code")} AS value_code, {_null(vendor, "bool")} AS value_bool,
+                   {VALUE_TYPE} AS value_type,
                    {_nz("o.reason_system")} AS reason_system,
                    {_nz("o.reason_code")} AS reason_code,
                    {_id("o.encounter_id")} AS encounter_id
@@ -148,7 +173,7 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
             UNION ALL
             SELECT o.panel_id, {_id("o.patient_id")}, MIN(o.status), MIN(o.category),
                    '{LOINC}', o.panel_code, NULL, NULL, {ts("MIN(o.effective_at)")}, NULL,
-                   {ts("MIN(o.issued)")}, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   {ts("MIN(o.issued)")}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                    {_id("MIN(o.encounter_id)")}
               FROM clinical_observation o
              WHERE o.patient_id {scoped} AND o.panel_id <> '' AND o.panel_code <> ''
@@ -159,8 +184,8 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
             UNION ALL
             SELECT 'assessment-' || {_id("a.id")}, {_id("a.patient_id")}, 'final', 'survey',
                    '{LOINC}', {totals}, NULL, NULL, {ts("a.effective_at")}, NULL,
-                   {ts("a.effective_at")}, a.total_score, '{{score}}', NULL, NULL, NULL, NULL,
-                   NULL, {_id("a.encounter_id")}
+                   {ts("a.effective_at")}, a.total_score, '{{score}}', NULL, NULL, NULL,
+                   'integer', NULL, NULL, {_id("a.encounter_id")}
               FROM screening_assessmentresponse a
              WHERE a.patient_id {scoped} AND a.total_score IS NOT NULL AND {totals} IS NOT NULL""",
         "medication_requests": f"""
@@ -173,7 +198,9 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    m.days_supply, m.quantity, m.refills, m.dose_quantity, m.frequency_per_day,
                    {_nz("m.reason_system")} AS reason_system, {_nz("m.reason_code")} AS reason_code,
                    {_id("m.prescriber_id")} AS prescriber_id,
-                   {_id("m.encounter_id")} AS encounter_id
+                   {_id("m.encounter_id")} AS encounter_id,
+                   {_null(vendor, "ts")} AS validity_start, {_null(vendor, "ts")} AS validity_end,
+                   {_null(vendor, "text")} AS medication_ref
               FROM meds_medicationorder m WHERE m.patient_id {scoped}""",
         "medication_dispenses": f"""
             SELECT {_id("d.id")} AS dispense_id, {_id("d.patient_id")} AS patient_id, d.status,
@@ -181,7 +208,8 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {ts("d.dispensed_at")} AS when_handed_over, d.days_supply, d.quantity,
                    {_null(vendor, "float")} AS dose_quantity,
                    {_null(vendor, "float")} AS frequency_per_day,
-                   {_id("d.prescriber_id")} AS prescriber_id, {_id("d.order_id")} AS request_id
+                   {_id("d.prescriber_id")} AS prescriber_id, {_id("d.order_id")} AS request_id,
+                   {_null(vendor, "text")} AS medication_ref
               FROM meds_medicationdispense d WHERE d.patient_id {scoped}""",
         "procedures": f"""
             SELECT {_id("x.id")} AS procedure_id, {_id("x.patient_id")} AS patient_id, x.status,
@@ -189,7 +217,8 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {ts("x.performed_start")} AS performed_start,
                    {ts("x.performed_end")} AS performed_end,
                    {_nz("x.reason_system")} AS reason_system, {_nz("x.reason_code")} AS reason_code,
-                   {_id("x.encounter_id")} AS encounter_id
+                   {_id("x.encounter_id")} AS encounter_id,
+                   CASE WHEN x.status = 'not-done' THEN {ts("x.performed_start")} END AS recorded
               FROM clinical_procedure x WHERE x.patient_id {scoped}""",
         "service_requests": f"""
             SELECT {_id("s.id")} AS request_id, {_id("s.patient_id")} AS patient_id, s.status,
@@ -198,6 +227,32 @@ def _selects(vendor: str, patients: str) -> dict[str, str]:
                    {_nz("s.reason_system")} AS reason_system, {_nz("s.reason_code")} AS reason_code,
                    {_id("s.encounter_id")} AS encounter_id
               FROM clinical_servicerequest s WHERE s.patient_id {scoped}""",
+        "tasks": f"""
+            SELECT {_id("r.id")} AS task_id, {_id("r.patient_id")} AS patient_id, r.status,
+                   'order' AS intent,
+                   CASE WHEN {new} THEN '{TASK_CODE}' ELSE r.code_system END AS system,
+                   CASE WHEN {new} THEN 'fulfill' ELSE r.code END AS code,
+                   CASE WHEN {new} THEN r.code_system END AS reason_system,
+                   CASE WHEN {new} THEN r.code END AS reason_code,
+                   {_null(vendor, "text")} AS status_reason_system,
+                   {_null(vendor, "text")} AS status_reason_code,
+                   {_id("r.referral_id")} AS based_on_id,
+                   CASE WHEN {new} THEN {_id("r.referral_id")} END AS focus_id,
+                   {ts("r.received_at")} AS authored, {ts("r.received_at")} AS execution_start,
+                   {ts("COALESCE(r.filed_at, r.received_at)")} AS execution_end,
+                   {_null(vendor, "text")} AS encounter_id
+              FROM clinical_referralreport r WHERE r.patient_id {scoped}""",
+        "encounter_reasons": f"""
+            SELECT {_id("c.encounter_id")} AS encounter_id, {_id("c.patient_id")} AS patient_id,
+                   'diagnosis' AS kind, {_null(vendor, "text")} AS system,
+                   {_null(vendor, "text")} AS code, {_id("c.id")} AS condition_id, c.rank
+              FROM clinical_condition c
+             WHERE c.patient_id {scoped} AND c.encounter_id IS NOT NULL
+            UNION ALL
+            SELECT {_id("c.encounter_id")}, {_id("c.patient_id")}, 'reason-reference', NULL,
+                   NULL, {_id("c.id")}, NULL
+              FROM clinical_condition c
+             WHERE c.patient_id {scoped} AND c.encounter_id IS NOT NULL AND c.rank = 1""",
         "assessments": f"""
             SELECT {_id("a.id")} AS assessment_id, {_id("a.patient_id")} AS patient_id,
                    a.instrument, '{LOINC}' AS system, {totals} AS code,
@@ -455,3 +510,47 @@ def open_gap_results(*, user: Any, purpose: str, measure: str | None = None) -> 
         .filter(denominator, missed, run_id__in=sorted(runs.values()))
         .exclude(excluded)
     )
+
+
+def export_aggregates(
+    *, user: Any, run_ids: list[int], detail: str
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """Counts per run, group and population, broken down by sex, race, ethnicity, payer and
+    stratum, from the stored patient-level results of the patients ``user`` may measure.
+
+    A population read for operations (``gate.population_scope``: a leader or quality role;
+    audited once); only counts leave. The payer is the patient's coverage overlapping the
+    run's period that started last. Streamed (``iterator``): memory does not grow with the
+    population.
+    """
+    from django.db.models import OuterRef, Q, Subquery
+
+    from tandem.measures import qrda
+    from tandem.measures.models import MeasurePatientResult
+    from tandem.registry.models import Coverage, PatientIdentifier
+
+    scope = gate.population_scope(user=user, purpose="operations", detail=detail)
+    rows = MeasurePatientResult.objects.filter(run_id__in=run_ids, in_initial_population=True)
+    if scope is not None:
+        mrn = PatientIdentifier.objects.filter(kind="mrn", site_id__in=scope).values("patient_id")
+        rows = rows.filter(Q(patient__home_site_id__in=scope) | Q(patient_id__in=mrn))
+    payer = (
+        Coverage.objects.filter(
+            patient_id=OuterRef("patient_id"), start__lte=OuterRef("run__period_end")
+        )
+        .filter(Q(end__isnull=True) | Q(end__gte=OuterRef("run__period_start")))
+        .order_by("-start", "-pk")
+        .values("kind")[:1]
+    )
+    columns = ("run_id", "group", "populations", "strata", "patient__sex", "patient__race",
+               "patient__ethnicity", "payer")  # fmt: skip
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    query = rows.annotate(payer=Subquery(payer)).values_list(*columns)
+    for run_id, group, populations, strata, sex, race, ethnicity, kind in query.iterator(2000):
+        tallies = out.setdefault(run_id, {}).setdefault(group, {})
+        for code, n in populations.items():
+            if int(n):
+                tally = tallies.setdefault(code, qrda.Tally())
+                tally.add(int(n), sex=sex, race=race, ethnicity=ethnicity, payer=kind,
+                          strata=strata or {})  # fmt: skip
+    return out

@@ -31,7 +31,7 @@ def _emergency(rng, pop, world, v, p) -> Frame:
     m = len(pid)
     mh_p = np.where(pop.smi[pid], p.ed_mh_share_smi, np.where(pop.bh_dx[pid] >= 0, 0.15, 0.0))
     mh = rng.random(m) < mh_p
-    sud = ~mh & pop.flags["sud"][pid] & (rng.random(m) < 0.3)
+    sud = ~mh & pop.flags["sud"][pid] & (day >= pop.onset["sud"][pid]) & (rng.random(m) < 0.3)
     reasons = v.codes_of("common-reasons", "R07.9", "R10.9", "J06.9", "T14.90XA", "M54.50")
     si = v.codes_of("common-reasons", "R45.851")[0]
     dx = np.where(

@@ -24,6 +24,7 @@ from tandem.clinical.models import (
     Encounter,
     Observation,
     Procedure,
+    ReferralReport,
     ServiceRequest,
 )
 from tandem.consent import rules
@@ -42,6 +43,7 @@ MODELS: list[type[models.Model]] = [
     Observation,
     Procedure,
     ServiceRequest,
+    ReferralReport,
     MedicationOrder,
     MedicationDispense,
     ClinicalNote,
@@ -64,6 +66,7 @@ class Keys:
     label: Callable[..., str]
     encounters: Keyed | None = None
     orders: Keyed | None = None
+    requests: Keyed | None = None  # service requests (referrals the reports point at)
 
 
 def labeller(programs: list[Any]) -> Callable[..., str]:
@@ -97,6 +100,10 @@ def write(t: dict[str, pa.Table], keys: Keys, sink: Sink) -> dict[str, int]:
             src = t.pop(name)
             keys.orders = Keyed(src.column("request_id").combine_chunks(), _ids(sink, model, src))
             counts["medication_orders"] = _write(sink, model, src, keys, build, keys.orders.pks)
+        elif name == "service_requests":
+            src = t.pop(name)
+            keys.requests = Keyed(src.column("request_id").combine_chunks(), _ids(sink, model, src))
+            counts[name] = _write(sink, model, src, keys, build, keys.requests.pks)
         else:
             counts[COUNT_NAMES.get(name, name)] = _write(sink, model, t.pop(name), keys, build)
     return counts
@@ -224,6 +231,19 @@ def _procedure(s: pa.Table, k: Keys) -> Columns:
         "performed_start": s.column("performed_start"),
         "performed_end": s.column("performed_end"),
         "encounter_id": _enc(s, k),
+        "reason_system": text(s.column("reason_system")),
+        "reason_code": text(s.column("reason_code")),
+    }
+
+
+def _report(s: pa.Table, k: Keys) -> Columns:
+    """A consult report received (the generator's ``tasks`` table): the referral it answers."""
+    assert k.requests is not None
+    return _coded(s, k, "task_id") | {
+        "referral_id": k.requests.of(s.column("based_on_id")),
+        "status": s.column("status"),
+        "received_at": s.column("execution_start"),
+        "filed_at": s.column("execution_end"),
     }
 
 
@@ -322,10 +342,11 @@ TABLES: list[tuple[str, type[models.Model], Callable[[pa.Table, Keys], Columns]]
     ("observations", Observation, _observation),
     ("procedures", Procedure, _procedure),
     ("service_requests", ServiceRequest, _service_request),
+    ("tasks", ReferralReport, _report),
     ("medication_requests", MedicationOrder, _order),
     ("medication_dispenses", MedicationDispense, _dispense),
     ("notes", ClinicalNote, _note),
     ("appointments", Appointment, _appointment),
     ("assessments", AssessmentResponse, _assessment),
 ]
-COUNT_NAMES = {"medication_requests": "medication_orders"}
+COUNT_NAMES = {"medication_requests": "medication_orders", "tasks": "referral_reports"}

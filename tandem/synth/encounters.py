@@ -20,6 +20,9 @@ KIND_NAMES = ("pc", "bh", "psych", "care-management", "ed", "ip-psych", "ip-medi
 CLASSES = np.array(["AMB", "VR", "EMER", "IMP"])
 AMB, VR, EMER, IMP = range(4)
 SETTINGS = np.array([None, "pc", "bh"], dtype=object)
+# ``ep`` of visits outside depression episodes: -1 routine, -2 follow-up after an acute
+# episode (acute.py), SUD_TREATMENT a treatment visit of a new SUD episode
+SUD_TREATMENT = -3
 FIELDS = (
     "pid",
     "day",
@@ -219,6 +222,8 @@ def build_encounters(rng, pop: Population, world: World, vocab: Vocabulary, p: P
     start = np.maximum(
         pop.lo, pop.lo + (rng.random(n) * np.maximum(pop.hi - pop.lo - 90, 0)).astype(np.int32)
     )
+    new_sud, start = _new_sud_episodes(rng, pop, world, v, p, office, psy, start)
+    frames += new_sud
     stop = np.minimum(pop.hi, start + rng.integers(90, 720, n))
     pid, day = _rows(rng, pop, np.where(pop.part2, 18.0, 0.0) * ones, start, stop)
     sud_codes = v.codes_of("sud-treatment", "H0004", "H0005", "G2086", "G2087", "H0001")
@@ -244,6 +249,7 @@ def build_encounters(rng, pop: Population, world: World, vocab: Vocabulary, p: P
     from tandem.synth.acute import _admissions, _emergency, _followups, _quiet_after
 
     ed = _emergency(rng, pop, world, v, p)
+    frames.append(_sud_after_ed(rng, pop, world, v, p, psy, ed))
     ipp, ipm = _admissions(rng, pop, world, v, p)
     frames += [ed, ipp, ipm]
     ed_mh = take(ed, np.flatnonzero(ed["setting"] == 2))
@@ -256,6 +262,113 @@ def build_encounters(rng, pop: Population, world: World, vocab: Vocabulary, p: P
     enc["dx"][missing] = _pc_dx(rng, pop, v, enc["pid"][missing])
     order = np.lexsort((enc["minute"], enc["day"], enc["pid"]))
     return take(enc, order), episodes, sud_window
+
+
+def _new_sud_episodes(rng, pop, world, v, p, office, psy, part2_start):
+    """New SUD episodes (CMS137, HEDIS IET): the diagnosing visit and the treatment after it.
+
+    A patient diagnosed during the period (``pop.sud_new``) has the diagnosis at a PC office
+    visit (three in four) or an ED visit on ``onset["sud"]``. With ``sud_initiation`` a
+    treatment visit follows 1-13 days later, and with ``sud_engagement`` two or three more
+    (``_treatment_visits``). Regular Part 2 visits start after that window (engaged) or 60-180
+    days after the diagnosis (late entry), so they neither initiate nor engage by chance.
+    Returns the frames and the Part 2 start day of every patient.
+    """
+    n = pop.n
+    new = pop.sud_new
+    dx_day = pop.onset["sud"]
+    init = new & (rng.random(n) < p.sud_initiation)
+    engage = init & (rng.random(n) < p.sud_engagement)
+    init_day = dx_day + rng.integers(1, 14, n)
+    late = dx_day + rng.integers(60, 181, n)
+    start = np.where(new, np.where(engage, init_day + 35, late), part2_start).astype(np.int32)
+
+    pid = np.flatnonzero(new & (dx_day <= pop.hi)).astype(np.int32)
+    at_ed = rng.random(len(pid)) < 0.25
+    dx = pop.codes["sud"][pid]
+    pc, ed = pid[~at_ed], pid[at_ed]
+    prog = world.prog("pc", pop.pc[pc])
+    prac = np.where(
+        pop.team["pcp"][pc] >= 0, pop.team["pcp"][pc], world.pick(rng, "pcp", pop.pc[pc])
+    )
+    code = _weighted(rng, office[:2], (6, 4), len(pc))
+    frames = [
+        _frame(rng, pc, dx_day[pc], PC, code, AMB, 1, _site_of(world, prog), prac, prog, dx[~at_ed])
+    ]
+    code = _weighted(rng, v.codes_of("emergency-department"), (1, 2, 4, 4, 2), len(ed))
+    f = _frame(
+        rng,
+        ed,
+        dx_day[ed],
+        ED,
+        code,
+        EMER,
+        0,
+        world.hospital,
+        world.pick(rng, "ed", pop.pc[ed]),
+        world.prog("ed"),
+        dx[at_ed],
+        minutes=(120, 480),
+    )
+    f["disp"][:] = 1
+    frames.append(f)
+
+    pid = np.flatnonzero(init).astype(np.int32)
+    frames.append(_treatment_visits(rng, pop, world, v, psy, pid, init_day[pid], engage[pid]))
+    return frames, start
+
+
+def _treatment_visits(rng, pop, world, v, psy, pid, init_day, engage) -> Frame:
+    """SUD treatment visits after an index diagnosis: the initiating visit on ``init_day``
+    and, where ``engage``, two or three more 3-30 days after it; at the Part 2 program for its
+    patients (H0001 then H0004), otherwise integrated BH psychotherapy. ``ep`` marks them
+    ``SUD_TREATMENT`` (a counselling procedure is recorded at each)."""
+    visits = np.where(engage, 1 + rng.integers(2, 4, len(pid)), 1)
+    tpid = np.repeat(pid, visits).astype(np.int32)
+    first = np.repeat(init_day, visits)
+    j = np.arange(len(tpid)) - np.repeat(np.cumsum(visits) - visits, visits)
+    day = first + np.where(j == 0, 0, rng.integers(3, 31, len(tpid)))
+    keep = day <= pop.hi[tpid]
+    tpid, j, day = tpid[keep], j[keep], day[keep]
+    part2 = pop.part2[tpid]
+    sud_codes = v.codes_of("sud-treatment", "H0001", "H0004")
+    prog = np.where(part2, world.prog("sud"), world.prog("ibh", pop.pc[tpid]))
+    bh_prac = np.where(
+        pop.team["bh-clinician"][tpid] >= 0,
+        pop.team["bh-clinician"][tpid],
+        world.pick(rng, "ibh", pop.pc[tpid]),
+    )
+    f = _frame(
+        rng,
+        tpid,
+        day,
+        np.where(part2, SUD, BH),
+        np.where(
+            part2,
+            np.where(j == 0, sud_codes[0], sud_codes[1]),
+            psy[rng.integers(0, 2, len(tpid))],
+        ),
+        AMB,
+        2,
+        np.where(part2, world.sud_site, _site_of(world, prog)),
+        np.where(part2, pop.team["sud"][tpid], bh_prac),
+        prog,
+        pop.codes["sud"][tpid],
+    )
+    f["ep"][:] = SUD_TREATMENT
+    return f
+
+
+def _sud_after_ed(rng, pop, world, v, p, psy, ed: Frame) -> Frame:
+    """Treatment after ED visits for SUD (new episodes for CMS137 when nothing SUD-related
+    happened in the 60 days before): initiated and engaged at the same rates as new
+    diagnoses."""
+    sel = np.flatnonzero(ed["dx"] == pop.codes["sud"][ed["pid"]])
+    init = rng.random(len(sel)) < p.sud_initiation
+    engage = init & (rng.random(len(sel)) < p.sud_engagement)
+    sel, engage = sel[init], engage[init]
+    init_day = ed["day"][sel] + rng.integers(1, 14, len(sel))
+    return _treatment_visits(rng, pop, world, v, psy, ed["pid"][sel], init_day, engage)
 
 
 def _episodes(rng, pop, world, v, p, psy) -> tuple[Frame, dict[str, np.ndarray]]:

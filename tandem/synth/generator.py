@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from tandem.synth import care, records, tables, tables_meds, tables_people
 from tandem.synth import encounters as E
 from tandem.synth import medications as M
 from tandem.synth import observations as O
-from tandem.synth import records, tables, tables_meds, tables_people
 from tandem.synth.arrow import Clock
 from tandem.synth.parameters import DEFAULT, Parameters
-from tandem.synth.population import build_population
-from tandem.synth.report import Stats, chunk_stats
+from tandem.synth.population import NEVER, build_population
+from tandem.synth.report import Stats, care_stats, chunk_stats
 from tandem.synth.vocab import get as get_vocab
 from tandem.synth.world import World, build_world
 
@@ -45,6 +45,8 @@ ANALYTIC = (
     "procedures",
     "service_requests",
     "device_requests",
+    "tasks",
+    "encounter_reasons",
     "assessments",
     "coverage",
     "claims",
@@ -127,9 +129,14 @@ class Generator:
         enc, episodes, sud_window = E.build_encounters(rng, pop, w, v, p)
         eps = M.build_episodes(rng, pop, w, v, p, sud_window)
         fills = M.build_fills(rng, eps)
-        statin_users = np.zeros(n, dtype=bool)
-        statin_users[eps["pid"][eps["cls"] == M.STATIN]] = True
-        obs, assess, requests, procs = O.build(rng, pop, enc, episodes, w, v, p, statin_users)
+        statin_start = np.full(n, NEVER, dtype=np.int32)  # the day each patient's statin began
+        on_statin = eps["cls"] == M.STATIN
+        np.minimum.at(statin_start, eps["pid"][on_statin], eps["start"][on_statin])
+        obs, assess, requests, procs = O.build(rng, pop, enc, episodes, w, v, p, statin_start)
+        referrals = care.referrals(rng, pop, enc, v, p)
+        requests = {k: np.concatenate([requests[k], referrals[k]]) for k in requests}
+        reports = care.reports(rng, pop, requests, v, p)
+        procs = care.concat([procs, care.procedures(rng, pop, enc, obs, v, p)])
 
         ctx = tables.Context(self.clock, v, w, pop, self.offsets, self.span)
         out: dict[str, pa.Table] = {"patients": tables_people.patients(ctx)}
@@ -137,13 +144,19 @@ class Generator:
         enc_ids = enc_t.column("encounter_id").combine_chunks()
         out["encounters"] = enc_t
         out["conditions"] = tables.conditions(ctx, enc, enc_ids, enc_t)
+        cond_ids = out["conditions"].column("condition_id")
+        out["encounter_reasons"] = tables.encounter_reasons(
+            ctx, enc_t, cond_ids.slice(len(cond_ids) - enc_t.num_rows).combine_chunks()
+        )
         out["observations"] = tables.observations(ctx, obs, enc_ids)
         mreq, mdisp, madmin, injections = tables_meds.medications(ctx, eps, fills, rng)
         out["medication_requests"], out["medication_dispenses"] = mreq, mdisp
         out["medication_administrations"] = madmin
-        procs = {k: np.concatenate([procs[k], injections[k]]) for k in procs}
-        out["procedures"] = tables.procedures(ctx, procs, enc_ids)
+        out["procedures"] = tables.procedures(ctx, care.concat([procs, injections]), enc_ids)
         out["service_requests"] = tables.service_requests(ctx, requests, enc_ids)
+        out["tasks"] = tables.tasks(
+            ctx, reports, out["service_requests"].column("request_id").combine_chunks()
+        )
         out["device_requests"] = _empty("device_requests")
         out["assessments"] = tables.assessments(ctx, assess, enc_ids, enc["prac"])
         out["coverage"] = tables_people.coverage(ctx, rng, p.coverage_gap)
@@ -157,6 +170,7 @@ class Generator:
             out["notes"] = records.notes(ctx, rng, enc, enc_ids, p)
             out["consents"] = records.consents(ctx, rng, p)
         stats = chunk_stats(pop, enc, eps, fills, obs, assess, out, self.vocab, self.span)
+        care_stats(stats, pop, enc, procs, requests, reports, eps, self.vocab)
         return Chunk(number, n, out, stats)
 
     def dimension_tables(self) -> dict[str, pa.Table]:

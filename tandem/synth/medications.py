@@ -148,16 +148,15 @@ def build_episodes(
             "antihypertensives",
             (4, 4, 2),
         ),
-        (
-            (pop.flags["dm"] | pop.flags["cvd"]) & pop.adult & (rng.random(n) < p.statin_use),
-            STATIN,
-            "statins",
-            (2, 4, 3),
-        ),
+        (pop.adult & (rng.random(n) < _statin_p(pop, p)), STATIN, "statins", (2, 4, 3)),
     ):
         code = _pick(rng, v.codes_of(lst), w, n)
         ds = np.where(rng.random(n) < 0.4, 90, 30)
-        episode(mask, cls, code, ds, rng.beta(4, 1.5, n), prevalent_start, pop.hi, pcp)
+        start = prevalent_start
+        if cls == STATIN:  # most statins for LDL >= 190 alone start during the period
+            new = pop.flags["ldl190"] & ~pop.flags["cvd"] & (rng.random(n) < 0.8)
+            start = np.where(new, random_start, prevalent_start)
+        episode(mask, cls, code, ds, rng.beta(4, 1.5, n), start, pop.hi, pcp)
 
     # MOUD in the Part 2 program
     moud = pop.part2 & pop.flags["opi"] & (rng.random(n) < p.moud_use)
@@ -177,6 +176,16 @@ def build_episodes(
     eps = {k: np.concatenate([f[k] for f in parts]) for k in parts[0]}
     keep = eps["stop"] >= eps["start"]
     return {k: a[keep] for k, a in eps.items()}
+
+
+def _statin_p(pop: Population, p: Parameters) -> np.ndarray:
+    """Each patient's chance of a statin: CVD first, then LDL >= 190, then diabetes by age."""
+    dm = np.where(pop.age >= 40, p.statin_use, p.statin_use * 0.4)
+    return np.where(
+        pop.flags["cvd"],
+        p.statin_use_cvd,
+        np.where(pop.flags["ldl190"], p.statin_use_high_ldl, np.where(pop.flags["dm"], dm, 0.0)),
+    )
 
 
 def build_fills(rng, eps: Frame) -> Frame:

@@ -103,7 +103,7 @@ def build(
     world: World,
     v: Vocabulary,
     p: Parameters,
-    statin_users: np.ndarray,
+    statin_start: np.ndarray,
 ):
     obs: list[Frame] = []
     n_enc = len(enc["pid"])
@@ -168,7 +168,7 @@ def build(
 
     assessments, survey = _instruments(rng, pop, enc, eps, v, p)
     obs.append(survey)
-    labs, orders = _labs(rng, pop, world, v, p, statin_users)
+    labs, orders = _labs(rng, pop, world, v, p, statin_start)
     obs.append(labs)
     procedures, referrals = _procedures_and_referrals(rng, pop, enc, v, p, assessments)
     # one observation id per resource; the three blood-pressure rows share their panel's id
@@ -283,7 +283,7 @@ def _instruments(rng, pop, enc, eps, v, p):
     return a, survey
 
 
-def _labs(rng, pop, world, v, p, statin_users):
+def _labs(rng, pop, world, v, p, statin_start):
     n = pop.n
     frames: list[Frame] = []
     orders: list[Frame] = []
@@ -299,7 +299,8 @@ def _labs(rng, pop, world, v, p, statin_users):
         day = pop.lo[pid] + (rng.random(len(pid)) * np.maximum(days[pid], 1)).astype(np.int32)
         code = code_choice(len(pid))
         minute = rng.integers(7 * 60, 12 * 60, len(pid)).astype(np.int32)
-        frames.append(_obs(pid, day, minute, -1, code, LAB, value_fn(pid, code), pc_prog[pid]))
+        value = value_fn(pid, code, day)
+        frames.append(_obs(pid, day, minute, -1, code, LAB, value, pc_prog[pid]))
         orders.append(
             {
                 "pid": pid,
@@ -320,7 +321,7 @@ def _labs(rng, pop, world, v, p, statin_users):
     schedule(
         np.where(dm, p.hba1c_tests_per_year, 0.0),
         lambda m: np.full(m, a1c),
-        lambda pid, c: np.round(rng.normal(a1c_mean[pid], 1.4).clip(4.8, 14.5), 1),
+        lambda pid, c, day: np.round(rng.normal(a1c_mean[pid], 1.4).clip(4.8, 14.5), 1),
     )
     screen = pop.on_ap & ~dm
     rate = np.where(
@@ -331,24 +332,27 @@ def _labs(rng, pop, world, v, p, statin_users):
     schedule(
         rate,
         lambda m: np.where(rng.random(m) < 0.5, a1c, glu),
-        lambda pid, c: np.where(
+        lambda pid, c, day: np.where(
             c == a1c,
             np.round(rng.normal(5.5, 0.4, len(pid)).clip(4.2, 7.5), 1),
             np.round(rng.normal(98, 14, len(pid)).clip(60, 250)),
         ),
     )
     ldl, tc = v.codes_of("ldl-cholesterol", "13457-7")[0], v.codes_of("total-cholesterol")[0]
-    at_risk = dm | pop.flags["cvd"] | pop.on_ap
+    at_risk = dm | pop.flags["cvd"] | pop.on_ap | pop.flags["ldl190"]
     rate = np.where(
         at_risk,
         -np.log(1 - p.lipid_testing),
         np.where(pop.adult, -np.log(1 - p.general_lab_rate), 0.0),
     )
-    ldl_mean = np.where(statin_users, 88, 118)
+    # severe hypercholesterolemia (LDL >= 190 mg/dL untreated) nearly halves on a statin
+    high = pop.flags["ldl190"]
     ldl_vals: dict[str, np.ndarray] = {}
 
-    def ldl_value(pid, c):
-        ldl_vals["v"] = np.round(rng.normal(ldl_mean[pid], 30).clip(30, 260))
+    def ldl_value(pid, c, day):
+        treated = day >= statin_start[pid]
+        mean = np.where(treated, np.where(high[pid], 125, 88), np.where(high[pid], 215, 118))
+        ldl_vals["v"] = np.round(rng.normal(mean, 30).clip(30, 330))
         return ldl_vals["v"]
 
     schedule(

@@ -105,6 +105,30 @@ class Parameters:
         1.35, "Obesity multiplier for SMI", "Seed 003 (medications, sedentary life); Correll 2017"
     )
     smoking_prevalence: float = _p(0.12, "Non-SMI adults who smoke", "CDC 2021: 11.5%")
+    teen_depression_prevalence: float = _p(
+        0.08,
+        "Adolescents (12-17) with a depression diagnosis",
+        "Ghandour 2019 (NSCH 2016): current depression ~6% at 12-17; assumption 8% for a "
+        "Medicaid-heavy clinic",
+    )
+    child_depression_prevalence: float = _p(
+        0.01, "Children (6-11) with a depression diagnosis", "Ghandour 2019 (NSCH 2016): ~1-2%"
+    )
+    high_ldl_prevalence: float = _p(
+        0.05,
+        "Adults 20+ with LDL cholesterol >= 190 mg/dL (severe hypercholesterolemia)",
+        "Bucholz 2018 (NHANES 1999-2014): LDL >= 190 mg/dL in ~6.6% of adults",
+    )
+    familial_hypercholesterolemia_coded: float = _p(
+        0.10,
+        "Of them, share with familial hypercholesterolemia on the problem list (E78.01)",
+        "FH ~1 in 250 people (Akioyamen 2017 meta-analysis), about a tenth of LDL >= 190",
+    )
+    sud_incident_share: float = _p(
+        0.20,
+        "SUD patients first diagnosed during the period (a new episode at a PC or ED visit)",
+        "Assumption",
+    )
     smi_smoking_prevalence: float = _p(
         0.60, "SMI adults who smoke", "Seed 003 (high rates of smoking); Dickerson 2013: ~60%"
     )
@@ -184,7 +208,22 @@ class Parameters:
     )
     diabetes_med_use: float = _p(0.70, "Diabetes patients on a diabetes medication", "Assumption")
     antihypertensive_use: float = _p(0.75, "Hypertension patients on treatment", "NHANES ~70%")
-    statin_use: float = _p(0.50, "Diabetes or CVD patients on a statin", "Assumption (~50%)")
+    statin_use: float = _p(
+        0.55,
+        "Diabetes patients aged 40+ without CVD on a statin (x0.4 under 40)",
+        "Assumption near MEPS/NHANES statin use in diabetes 40-75 (~50-60%)",
+    )
+    statin_use_cvd: float = _p(
+        0.70,
+        "CVD patients on a statin",
+        "Assumption near published statin use in ASCVD (60-75%; CMS347 population 1)",
+    )
+    statin_use_high_ldl: float = _p(
+        0.55,
+        "Patients with LDL >= 190 mg/dL (no CVD) on a statin (4 in 5 of them start during the "
+        "period, after untreated results)",
+        "Assumption: about half treated (Bucholz 2018, NHANES 1999-2014: 38-52%)",
+    )
     part2_enrolment: float = _p(0.35, "SUD patients treated by the Part 2 program", "Assumption")
     moud_use: float = _p(0.60, "OUD patients in the Part 2 program on MOUD", "Assumption")
 
@@ -219,6 +258,51 @@ class Parameters:
         0.60, "Responders who reach PHQ-9 < 5", "Assumption (remission ~28% overall, STAR*D)"
     )
     phq9_item9_positive: float = _p(0.15, "PHQ-9 >= 10 with item 9 > 0", "Assumption")
+
+    # --- processes of care (CMS50, CMS68, CMS69, CMS137, CMS177) ---------------------------
+    specialist_referral_at_pc_visit: float = _p(
+        0.06,
+        "PC visits that end in a referral to a medical specialist",
+        "Barnett 2012 (NAMCS 1999-2009): 9.3% of ambulatory visits led to a referral; "
+        "assumption 6% to specialists",
+    )
+    referral_report_received: float = _p(
+        0.55,
+        "Referrals whose consult report reaches the referring clinician (7-60 days later)",
+        "O'Malley 2011 (HSC 2008 survey): 62% of PCPs always/mostly get the specialist's "
+        "report; assumption lower for a safety-net clinic",
+    )
+    medication_documentation_at_visit: float = _p(
+        0.90,
+        "Medical visits (PC, psychiatry, ED, admission) documenting current medications",
+        "Assumption (CMS68 performance is commonly near or above 90%)",
+    )
+    medication_documentation_at_therapy: float = _p(
+        0.50,
+        "Psychotherapy visits documenting current medications",
+        "Assumption (therapists reconcile medications less often)",
+    )
+    bmi_follow_up_at_visit: float = _p(
+        0.35,
+        "Adult visits with a BMI outside 18.5-25 that record a follow-up (diet or exercise "
+        "counselling, with overweight/obesity/underweight as the reason)",
+        "Assumption",
+    )
+    sud_initiation: float = _p(
+        0.45,
+        "New SUD episodes with a treatment visit within 14 days",
+        HEDIS_MEDICAID + ": IET initiation ~45%",
+    )
+    sud_engagement: float = _p(
+        0.33,
+        "Of those initiated, share with two more treatment visits within 34 days",
+        HEDIS_MEDICAID + ": IET engagement ~15% (0.45 x 0.33)",
+    )
+    suicide_risk_assessment: float = _p(
+        0.60,
+        "MDD visits of patients under 18 with a suicide risk assessment",
+        "Assumption (CMS177 performance is moderate; PC visits assess less than BH)",
+    )
 
     # --- deaths, coverage, consent, notes -------------------------------------------------
     annual_mortality: tuple[float, ...] = _p(

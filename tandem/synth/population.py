@@ -41,7 +41,8 @@ class Population:
     adult: np.ndarray
     smi: np.ndarray
     smi_group: np.ndarray  # -1 none, 0 schizophrenia, 1 other psychotic, 2 bipolar, 3 MDD psychotic
-    flags: dict[str, np.ndarray]  # dep, anx, alc, opi, stim, sud, dm, htn, cvd, obese, smoker
+    flags: dict[str, np.ndarray]  # dep, anx, alc, opi, stim, sud, dm, htn, cvd, obese,
+    # smoker, ldl190 (LDL >= 190 mg/dL), fh (familial hypercholesterolemia coded)
     codes: dict[str, np.ndarray]  # vocab index of each condition's code (-1 if absent)
     onset: dict[str, np.ndarray]
     bh_dx: np.ndarray  # the principal behavioural-health diagnosis, or -1
@@ -57,6 +58,7 @@ class Population:
     on_ap: np.ndarray
     payer: np.ndarray  # index into PAYERS
     team: dict[str, np.ndarray]  # role -> practitioner index or -1
+    sud_new: np.ndarray  # SUD first diagnosed during the period (onset["sud"] is that day)
 
     @property
     def years(self) -> np.ndarray:
@@ -115,7 +117,12 @@ def build_population(
     flags: dict[str, np.ndarray] = {}
     kid_bh = np.where(teen, 0.4, 0.0)
     base = np.where(adult, 1.0, kid_bh)
-    flags["dep"] = ~smi & _bern(rng, p.depression_prevalence * base, n)
+    dep_p = np.where(
+        adult,
+        p.depression_prevalence,
+        np.where(teen, p.teen_depression_prevalence, (age >= 6) * p.child_depression_prevalence),
+    )
+    flags["dep"] = ~smi & _bern(rng, dep_p, n)
     flags["anx"] = ~smi & _bern(rng, p.anxiety_prevalence * base, n)
     sud_mult = np.where(smi, p.smi_sud_multiplier, 1.0) * adult
     flags["alc"] = _bern(rng, p.sud_alcohol_prevalence * sud_mult, n)
@@ -139,6 +146,8 @@ def build_population(
         rng, smoke_p * np.where(adult, 1.0, 0.3), n
     )
 
+    flags["ldl190"] = (age >= 20) & _bern(rng, p.high_ldl_prevalence, n)
+    flags["fh"] = flags["ldl190"] & _bern(rng, p.familial_hypercholesterolemia_coded, n)
     codes = _condition_codes(rng, n, vocab, smi_group, flags)
     onset = {
         k: np.where(v, -rng.integers(30, 3650, n), -1).astype(np.int32) for k, v in flags.items()
@@ -173,6 +182,12 @@ def build_population(
     hi = np.minimum(death_day, span).astype(np.int32)
     disengaged = smi & _bern(rng, p.smi_pc_disengaged, n)
     pc_until = np.where(disengaged, span - rng.integers(366, 1100, n), span + 1).astype(np.int32)
+    # new SUD episodes: diagnosed during the period, at least 60 days before the last day
+    room = hi - lo - 60
+    sud_new = flags["sud"] & (room > 0) & _bern(rng, p.sud_incident_share, n)
+    onset["sud"] = np.where(
+        sud_new, lo + (rng.random(n) * np.maximum(room, 1)).astype(np.int32), onset["sud"]
+    ).astype(np.int32)
     bh_engaged = smi | ((flags["dep"] | flags["anx"]) & _bern(rng, p.bh_engagement, n))
     part2 = flags["sud"] & _bern(rng, p.part2_enrolment, n)
     ap_p = np.where(smi, np.array(p.antipsychotic_use)[np.maximum(smi_group, 0)], 0.0)
@@ -208,6 +223,7 @@ def build_population(
         on_ap,
         payer,
         team,
+        sud_new,
     )
 
 
@@ -247,6 +263,8 @@ def _condition_codes(rng, n, vocab, smi_group, flags) -> dict[str, np.ndarray]:
     for key, (lst, wanted, w) in spec.items():
         pool = v.codes_of(lst, *wanted)
         out[key] = np.where(flags[key], _choice_codes(rng, pool, n, w), -1).astype(np.int32)
+    fh = v.codes_of("familial-hypercholesterolemia")[0]
+    out["fh"] = np.where(flags["fh"], fh, -1).astype(np.int32)
     out["sud"] = np.where(flags["opi"], out["opi"], np.where(flags["alc"], out["alc"], out["stim"]))
     return out
 

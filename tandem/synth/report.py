@@ -156,6 +156,46 @@ def chunk_stats(pop, enc, eps, fills, obs, assess, out, vocab, span) -> Stats:
     return s
 
 
+def care_stats(s: Stats, pop, enc, procs, requests, reports, eps, vocab) -> None:
+    """Realised rates of the processes of care (``tandem.synth.care``), added to ``s``."""
+    code = procs["code"]
+    n_enc = len(enc["pid"])
+
+    def has(proc_code: int) -> np.ndarray:
+        out = np.zeros(n_enc, dtype=bool)
+        out[procs["enc"][(code == proc_code) & (procs["enc"] >= 0)]] = True
+        return out
+
+    medical = np.isin(enc["kind"], (E.PC, E.PSYCH, E.ED, E.IPP, E.IPM))
+    documented = has(vocab.codes_of("medication-documentation")[0])
+    s.ratio("meddoc-medical", (documented & medical).sum(), medical.sum())
+    s.ratio(
+        "meddoc-therapy", (documented & (enc["kind"] == E.BH)).sum(), (enc["kind"] == E.BH).sum()
+    )
+    mdd = np.setdiff1d(vocab.codes_of("depression"), vocab.codes_of("depression", "F34.1"))
+    youth = np.isin(enc["kind"], (E.PC, E.BH, E.PSYCH)) & np.isin(enc["dx"], mdd)
+    youth &= pop.age[enc["pid"]] < 19
+    s.ratio(
+        "suicide-risk",
+        (has(vocab.codes_of("suicide-risk-assessment")[0]) & youth).sum(),
+        youth.sum(),
+    )
+    referrals = requests["cat"] == 1
+    s.ratio("referral-report", len(reports["pid"]), referrals.sum())
+    # new SUD episodes: a treatment visit 1-13 days after the diagnosis; 3+ treatment visits
+    new = np.flatnonzero(pop.sud_new & (pop.onset["sud"] <= pop.hi - 14))
+    treat = enc["ep"] == E.SUD_TREATMENT
+    dx_day = pop.onset["sud"][new]
+    init = _followed(new, dx_day, enc["pid"][treat], enc["day"][treat], 1, 13)
+    s.ratio("sud-initiation", init.sum(), len(new))
+    visits = np.bincount(enc["pid"][treat], minlength=pop.n)[new]
+    s.ratio("sud-engagement", (init & (visits >= 3)).sum(), init.sum())
+    statin = np.zeros(pop.n, dtype=bool)
+    statin[eps["pid"][eps["cls"] == M.STATIN]] = True
+    cvd = pop.flags["cvd"] & pop.adult
+    s.ratio("statin-cvd", (statin & cvd).sum(), cvd.sum())
+
+
 def rows(stats: Stats, p: Parameters) -> list[tuple[str, str, str]]:
     """(metric, parameter / target, realised) for the report table."""
 
@@ -216,5 +256,28 @@ def rows(stats: Stats, p: Parameters) -> list[tuple[str, str, str]]:
             rate(v("deaths-smi")),
         ),
         ("Deaths per other adult person-year", "life tables", rate(v("deaths-other"))),
+        (
+            "Current medications documented, medical visits",
+            pct(p.medication_documentation_at_visit),
+            pct(v("meddoc-medical")),
+        ),
+        (
+            "Current medications documented, psychotherapy visits",
+            pct(p.medication_documentation_at_therapy),
+            pct(v("meddoc-therapy")),
+        ),
+        (
+            "Suicide risk assessment, MDD visits under 18",
+            pct(p.suicide_risk_assessment),
+            pct(v("suicide-risk")),
+        ),
+        (
+            "Referrals with the consult report received",
+            f"{pct(p.referral_report_received)} (less at the period end)",
+            pct(v("referral-report")),
+        ),
+        ("New SUD episodes initiated in 14 days", pct(p.sud_initiation), pct(v("sud-initiation"))),
+        ("Initiated SUD episodes engaged", pct(p.sud_engagement), pct(v("sud-engagement"))),
+        ("Statin use, adults with CVD", pct(p.statin_use_cvd), pct(v("statin-cvd"))),
     ]
     return out

@@ -7,10 +7,12 @@ keeps exactly the contract's columns and drops the rest.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tandem.synth import encounters as E
 from tandem.synth import observations as O
@@ -20,6 +22,8 @@ from tandem.synth.vocab import Vocabulary
 from tandem.synth.world import World
 
 DISCHARGE_SYSTEM = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+I32 = pa.int32()
+VALUE_TYPES = pa.array(["Quantity", "integer", "CodeableConcept"])
 ROLES = ("pcp", "bh-clinician", "psychiatrist", "care-manager", "peer-specialist", "sud")
 
 
@@ -87,7 +91,7 @@ def encounters(ctx: Context, enc: dict) -> pa.Table:
 def conditions(ctx: Context, enc: dict, enc_ids: pa.Array, enc_table: pa.Table) -> pa.Table:
     pop, w = ctx.pop, ctx.world
     # problem list: one row per condition the patient has (onset before their last day)
-    keys = ("smi", "dep", "anx", "sud", "dm", "htn", "cvd", "obese", "smoker")
+    keys = ("smi", "dep", "anx", "sud", "dm", "htn", "cvd", "obese", "smoker", "fh")
     pid_parts, code_parts, onset_parts, prog_parts = [], [], [], []
     bh_prog = np.where(
         pop.home_cmhc,
@@ -200,6 +204,7 @@ def observations(ctx: Context, obs: dict, enc_ids: pa.Array) -> pa.Table:
             "value_system": value["system"],
             "value_code": value["code"],
             "value_bool": const(None, n, pa.bool_()),
+            "value_type": value_type(obs),
             "reason_system": const(None, n),
             "reason_code": const(None, n),
             "encounter_id": take(enc_ids, obs["enc"]),
@@ -208,6 +213,16 @@ def observations(ctx: Context, obs: dict, enc_ids: pa.Array) -> pa.Table:
             "program": ints(obs["prog"]),
         }
     )
+
+
+def value_type(obs: dict) -> pa.Array:
+    """FHIR's name of each row's value[x]: survey totals are ``integer``, other numbers
+    (labs, vitals) ``Quantity``, coded answers ``CodeableConcept``; null without a value."""
+    number = ~np.isnan(obs["value"])
+    kind = np.where(
+        number, np.where(obs["cat"] == O.SURVEY, 1, 0), np.where(obs["vcode"] >= 0, 2, -1)
+    )
+    return take(VALUE_TYPES, kind)
 
 
 def assessments(ctx: Context, a: dict, enc_ids: pa.Array, enc_prac: np.ndarray) -> pa.Table:
@@ -256,6 +271,7 @@ def service_requests(ctx: Context, sr: dict, enc_ids: pa.Array) -> pa.Table:
 def procedures(ctx: Context, pr: dict, enc_ids: pa.Array) -> pa.Table:
     n = len(pr["pid"])
     c = ctx.codes(pr["code"])
+    reason = ctx.codes(pr["reason"])
     return pa.table(
         {
             "procedure_id": ctx.next_ids("procedures", "x", n),
@@ -266,10 +282,72 @@ def procedures(ctx: Context, pr: dict, enc_ids: pa.Array) -> pa.Table:
             "code": c["code"],
             "performed_start": ctx.clock.ts(pr["day"], pr["minute"]),
             "performed_end": ctx.clock.ts(pr["day"], pr["minute"] + 10),
-            "reason_system": const(None, n),
-            "reason_code": const(None, n),
+            "reason_system": reason["system"],
+            "reason_code": reason["code"],
             "encounter_id": take(enc_ids, pr["enc"]),
             "display": c["display"],
             "program": ints(pr["prog"]),
         }
     )
+
+
+TASK_MODEL_CHANGE = dt.date(2026, 1, 1)
+
+
+def tasks(ctx: Context, t: dict, request_ids: pa.Array) -> pa.Table:
+    """Consult reports received for referrals: completed Tasks based on the referral.
+
+    The execution period is the quarter hour the report was filed; ``authored`` the same. A
+    report received before ``TASK_MODEL_CHANGE`` is modelled as the 2025 eCQMs (QI-Core
+    4.1.1) expect — ``Task.code`` the kind of report (Consult note) — and one received from
+    then on as the 2026 eCQMs (QI-Core 6) do: ``Task.code`` ``fulfill``, the kind of report as
+    its ``reasonCode`` and the referral as its ``focus`` too.
+    """
+    n = len(t["pid"])
+    new = t["day"] >= (TASK_MODEL_CHANGE - ctx.clock.start).days
+    fulfill = ctx.vocab.codes_of("task-codes")[0]
+    c = ctx.codes(np.where(new, fulfill, t["code"]))
+    reason = ctx.codes(np.where(new, t["code"], -1))
+    based_on = request_ids.take(pa.array(t["ref"]))
+    start = ctx.clock.ts(t["day"], t["minute"])
+    return pa.table(
+        {
+            "task_id": ctx.next_ids("tasks", "t", n),
+            "patient_id": ctx.pids(t["pid"]),
+            "status": const("completed", n),
+            "intent": const("order", n),
+            "system": c["system"],
+            "code": c["code"],
+            "reason_system": reason["system"],
+            "reason_code": reason["code"],
+            "status_reason_system": const(None, n),
+            "status_reason_code": const(None, n),
+            "based_on_id": based_on,
+            "focus_id": pc.if_else(pa.array(new), based_on, pa.scalar(None, pa.string())),
+            "authored": start,
+            "execution_start": start,
+            "execution_end": ctx.clock.ts(t["day"], t["minute"] + 15),
+            "encounter_id": const(None, n),
+            "display": c["display"],
+            "program": ints(t["prog"]),
+        }
+    )
+
+
+def encounter_reasons(ctx: Context, enc_table: pa.Table, diagnosis_ids: pa.Array) -> pa.Table:
+    """Each encounter's principal diagnosis, listed twice: as ``Encounter.diagnosis`` (rank 1)
+    and as its ``reasonReference`` (the visit happened for it). ``diagnosis_ids`` are the
+    encounter-diagnosis conditions, one per encounter in the same order."""
+    n = enc_table.num_rows
+    half = {
+        "encounter_id": enc_table.column("encounter_id"),
+        "patient_id": enc_table.column("patient_id"),
+        "system": const(None, n),
+        "code": const(None, n),
+        "condition_id": diagnosis_ids,
+    }
+    diagnosis = pa.table(
+        half | {"kind": const("diagnosis", n), "rank": pa.repeat(pa.scalar(1, pa.int32()), n)}
+    )
+    reason = pa.table(half | {"kind": const("reason-reference", n), "rank": const(None, n, I32)})
+    return pa.concat_tables([diagnosis, reason])

@@ -16,6 +16,60 @@ from tandem.terminology import codelists
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+
+# Codes the generator emits for the process-of-care eCQMs (CMS50, CMS68, CMS69, CMS137,
+# CMS177, CMS347) that no shipped code list holds. Each is in the measure's value set (or is
+# its direct-reference code) in both the 2025 (eCQM QI-Core 2024) and 2026 VSAC expansions.
+EXTRA_LISTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    # CMS68 direct-reference code
+    "medication-documentation": (
+        (SNOMED, "428191000124101", "Documentation of current medications (procedure)"),
+    ),
+    # CMS177 direct-reference code
+    "suicide-risk-assessment": ((SNOMED, "225337009", "Suicide risk assessment (procedure)"),),
+    # Referral 2.16.840.1.113883.3.464.1003.101.12.1046 (CMS50)
+    "specialist-referrals": (
+        (SNOMED, "308471005", "Referral to cardiologist (procedure)"),
+        (SNOMED, "306278007", "Referral to endocrinologist (procedure)"),
+        (SNOMED, "308479007", "Referral to ophthalmologist (procedure)"),
+        (SNOMED, "308451001", "Referral to podiatrist (procedure)"),
+        (SNOMED, "103699006", "Referral to dietitian (procedure)"),
+        (SNOMED, "308472003", "Referral to dermatologist (procedure)"),
+        (SNOMED, "308481009", "Referral to orthopedic surgeon (procedure)"),
+        (SNOMED, "308476000", "Referral to gastroenterologist (procedure)"),
+        (SNOMED, "308474002", "Referral to neurologist (procedure)"),
+        (SNOMED, "103696004", "Patient referral to specialist (procedure)"),
+    ),
+    # Consultant Report 2.16.840.1.113883.3.464.1003.121.12.1006 (CMS50: Task.code in 2025,
+    # Task.reasonCode in 2026, where Task.code is "fulfill")
+    "consult-note": ((LOINC, "11488-4", "Consult note"),),
+    "task-codes": (
+        ("http://hl7.org/fhir/CodeSystem/task-code", "fulfill", "Fulfill the focal request"),
+    ),
+    # Follow Up for Above / Below Normal BMI 2.16.840.1.113883.3.600.1.1525 / .1528 (CMS69)
+    "bmi-follow-up": (
+        (SNOMED, "304549008", "Giving encouragement to exercise (procedure)"),
+        (SNOMED, "410177006", "Special diet education (procedure)"),
+        (SNOMED, "443288003", "Lifestyle education regarding diet (procedure)"),
+        (SNOMED, "386464006", "Prescribed diet education (procedure)"),
+        (SNOMED, "429095004", "Dietary education for weight gain (procedure)"),
+    ),
+    # Overweight or Obese 2.16.840.1.113762.1.4.1047.502, Underweight 2.16.840.1.113883.3.526.3.1563
+    "weight-reasons": (
+        (ICD10, "E66.3", "Overweight"),
+        (ICD10, "E66.9", "Obesity, unspecified"),
+        (ICD10, "R63.6", "Underweight"),
+    ),
+    # Substance Use Disorder Treatment 2.16.840.1.113883.3.464.1003.106.12.1005 (CMS137)
+    "sud-counseling": (
+        (SNOMED, "313071005", "Counseling for substance abuse (procedure)"),
+        (SNOMED, "60112009", "Drug addiction counseling (procedure)"),
+        (SNOMED, "24165007", "Alcoholism counseling (procedure)"),
+    ),
+    # Familial Hypercholesterolemia 2.16.840.1.113762.1.4.1047.100 (CMS347)
+    "familial-hypercholesterolemia": ((ICD10, "E78.01", "Familial hypercholesterolemia"),),
+}
 
 
 @dataclass
@@ -66,6 +120,8 @@ def build() -> Vocabulary:
         vocab._lists[key] = np.array(
             [vocab.add(c.system, c.code, c.display) for c in cl.codes], dtype=np.int32
         )
+    for key, codes in EXTRA_LISTS.items():
+        vocab._lists[key] = np.array([vocab.add(*c) for c in codes], dtype=np.int32)
     return vocab
 
 

@@ -140,3 +140,93 @@ def test_a_stored_panel_row_is_not_duplicated(population):
     obs = queries.analytic_tables(user=None)["observations"].to_pylist()
 
     assert [o["code"] for o in obs if o["code"] == "85354-9"] == ["85354-9"]
+
+
+def test_observations_name_the_fhir_type_of_their_value(population):
+    b.observation(
+        patient=population.pat, code="72166-2", category="survey", value_num=None, value_code="x"
+    )
+    obs = queries.analytic_tables(user=None)["observations"].to_pylist()
+
+    types = {o["code"]: o["value_type"] for o in obs}
+    assert types["8480-6"] == "Quantity"  # a vital
+    assert types["44261-6"] == "integer"  # an instrument total
+    assert types["72166-2"] == "CodeableConcept"
+    assert types["85354-9"] is None  # the panel row has no value
+
+
+def test_a_received_consult_report_is_a_task_based_on_its_referral(population):
+    from tandem.clinical.models import ReferralReport, ServiceRequest
+
+    pat, program = population.pat, population.pc_program
+    referral = ServiceRequest.objects.create(
+        patient=pat,
+        program=program,
+        code_system="http://snomed.info/sct",
+        code="308471005",
+        authored_at=dt.datetime(2025, 2, 1, 14, 0, tzinfo=dt.UTC),
+    )
+    ReferralReport.objects.create(
+        patient=pat,
+        program=program,
+        referral=referral,
+        code_system="http://loinc.org",
+        code="11488-4",
+        received_at=dt.datetime(2025, 3, 10, 13, 0, tzinfo=dt.UTC),
+        filed_at=dt.datetime(2025, 3, 10, 13, 15, tzinfo=dt.UTC),
+    )
+
+    [task] = queries.analytic_tables(user=None)["tasks"].to_pylist()
+
+    assert task["based_on_id"] == str(referral.pk)
+    assert (task["status"], task["intent"], task["code"]) == ("completed", "order", "11488-4")
+    assert task["patient_id"] == str(pat.pk)
+    assert task["execution_start"] == dt.datetime(2025, 3, 10, 13, 0)
+    assert task["execution_end"] == dt.datetime(2025, 3, 10, 13, 15)
+
+
+def test_allergies_and_adverse_events_have_no_operational_rows_yet(population):
+    tables = queries.analytic_tables(user=None)
+
+    assert tables["allergies"].num_rows == 0 and tables["adverse_events"].num_rows == 0
+
+
+def test_an_encounters_principal_diagnosis_is_its_diagnosis_and_its_reason(population):
+    [condition] = [
+        c for c in queries.analytic_tables(user=None)["conditions"].to_pylist() if c["encounter_id"]
+    ]
+
+    reasons = queries.analytic_tables(user=None)["encounter_reasons"].to_pylist()
+
+    assert sorted((r["kind"], r["condition_id"], r["rank"]) for r in reasons) == [
+        ("diagnosis", condition["condition_id"], 1),
+        ("reason-reference", condition["condition_id"], None),
+    ]
+    assert {r["encounter_id"] for r in reasons} == {condition["encounter_id"]}
+
+
+def test_a_report_received_from_2026_is_a_fulfill_task_for_its_referral(population):
+    from tandem.clinical.models import ReferralReport, ServiceRequest
+
+    pat, program = population.pat, population.pc_program
+    referral = ServiceRequest.objects.create(
+        patient=pat,
+        program=program,
+        code_system="http://snomed.info/sct",
+        code="306278007",
+        authored_at=dt.datetime(2026, 2, 1, 14, 0, tzinfo=dt.UTC),
+    )
+    ReferralReport.objects.create(
+        patient=pat,
+        program=program,
+        referral=referral,
+        code_system="http://loinc.org",
+        code="11488-4",
+        received_at=dt.datetime(2026, 3, 10, 13, 0, tzinfo=dt.UTC),
+    )
+
+    [task] = queries.analytic_tables(user=None)["tasks"].to_pylist()
+
+    assert (task["code"], task["reason_code"]) == ("fulfill", "11488-4")
+    assert task["focus_id"] == task["based_on_id"] == str(referral.pk)
+    assert task["execution_end"] == task["execution_start"]  # no filing time: received

@@ -22,6 +22,7 @@ from tandem.clinical.models import (
     Encounter,
     Observation,
     Procedure,
+    ReferralReport,
     ServiceRequest,
 )
 from tandem.consent.models import ConsentDirective
@@ -42,6 +43,7 @@ MODELS: list[type[models.Model]] = [
     Observation,
     Procedure,
     ServiceRequest,
+    ReferralReport,
     MedicationOrder,
     MedicationDispense,
     ClinicalNote,

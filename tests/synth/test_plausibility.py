@@ -38,6 +38,13 @@ def stats() -> Stats:
         ("amm84", 1 - P.antidepressant_early_stop, 0.07),
         ("phq-response", P.phq9_response, 0.08),
         ("ipp-smi", P.psych_admissions_per_year_smi, 0.04),
+        ("meddoc-medical", P.medication_documentation_at_visit, 0.02),
+        ("meddoc-therapy", P.medication_documentation_at_therapy, 0.03),
+        ("suicide-risk", P.suicide_risk_assessment, 0.08),
+        ("referral-report", P.referral_report_received, 0.04),  # a little less: period end
+        ("sud-initiation", P.sud_initiation, 0.08),
+        ("sud-engagement", P.sud_engagement, 0.12),
+        ("statin-cvd", P.statin_use_cvd, 0.04),
     ],
 )
 def test_realised_rate_is_near_its_parameter(

@@ -3,7 +3,8 @@ plausible value, and the database, Parquet and FHIR outputs say the same (issue 
 
 The expected unit and limits of each code are data: ``tandem.synth.parameters.QUANTITIES``
 (with sources). Coded results (smoking status, depression screen) must carry an answer from
-their code list and no number; the blood pressure panel header carries neither.
+their code list and no number; the blood pressure panel header carries neither. Instrument
+totals (PHQ-9, GAD-7, AUDIT-C) are FHIR ``valueInteger`` (no unit: ``{score}`` is implied).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def parquet(tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Result]:
 
 
 def _fhir_result(node: dict) -> Result:
+    if "valueInteger" in node:  # an instrument's total score: the unit {score} goes unsaid
+        return float(node["valueInteger"]), "{score}", None
     q = node.get("valueQuantity")
     if q is not None:
         assert q["system"] == "http://unitsofmeasure.org" and q["code"] == q["unit"], q
