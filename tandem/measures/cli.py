@@ -44,8 +44,8 @@ VERSION_HELP = (
     "--period; see 'tandem measure list')"
 )
 VALUESETS_HELP = (
-    "folder of FHIR ValueSet expansions (repeatable; default: the public eCQM expansions "
-    "in ../shared/conformance/ecqm-qicore-2024/valuesets)"
+    "folder of FHIR ValueSet expansions, used instead of any other (repeatable; default: those "
+    "loaded into the database, then those shipped with Tandem for the version's year)"
 )
 
 
@@ -269,30 +269,35 @@ def _measure_report(
     return orjson.dumps(bundle, option=orjson.OPT_INDENT_2)
 
 
-def _valuesets(args: argparse.Namespace) -> valuesets.ValueSets:
+def _valuesets(
+    args: argparse.Namespace, versions: Sequence[MeasureVersion], year: int | None
+) -> valuesets.ValueSets:
+    """The value sets for ``versions`` (all of performance year ``year``): ``--valuesets``
+    folders if given, else the expansions shipped for that year; every value set the versions
+    read must be there (:func:`valuesets.require`, a one-line error naming the missing)."""
     try:
-        return valuesets.load(*(args.valuesets or ()))
+        vs = valuesets.for_year(year, dirs=args.valuesets or ())
     except ExpansionError as exc:
         raise UsageError(f"{exc}; pass --valuesets DIR with FHIR ValueSet expansions") from None
+    for version in versions:
+        valuesets.require(version, vs)
+    return vs
 
 
-def _db_valuesets(args: argparse.Namespace) -> valuesets.ValueSets:
-    """Value sets for the operational database: those loaded into it, plus --valuesets DIRs
-    (or, when the database holds none, the default expansions)."""
-    from tandem.terminology.models import ValueSet
-    from tandem.terminology.queries import valuesets as stored
+def _db_valuesets(
+    args: argparse.Namespace, versions: Sequence[MeasureVersion], year: int | None
+) -> valuesets.ValueSets:
+    """As :func:`_valuesets`, with the expansions loaded into the database (``tandem valuesets
+    load``) taking precedence over the shipped ones."""
+    from tandem.terminology.queries import stored_expansions
 
-    dirs = tuple(args.valuesets or ())
-    if not dirs and not ValueSet.objects.filter(source=ValueSet.Source.VSAC).exists():
-        dirs = tuple(str(d) for d in valuesets.DEFAULT_EXPANSION_DIRS if d.is_dir())
-        if not dirs:
-            raise UsageError(
-                "no value sets loaded: run 'tandem valuesets load DIR' or pass --valuesets DIR"
-            )
     try:
-        return stored(dirs)
+        vs = valuesets.for_year(year, dirs=args.valuesets or (), stored=stored_expansions(year))
     except ExpansionError as exc:
         raise UsageError(str(exc)) from None
+    for version in versions:
+        valuesets.require(version, vs)
+    return vs
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -302,7 +307,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.source == "db":
         from tandem.measures import run
 
-        vs = _db_valuesets(args)
+        vs = _db_valuesets(args, [version], version.year)
         source = run.engine_source(args.engine, user=None)
         results = definitions.evaluate(
             info.key,
@@ -315,7 +320,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             **source,
         )
     else:
-        vs = _valuesets(args)
+        vs = _valuesets(args, [version], version.year)
         tables = load_source(args.source, skip_invalid=args.skip_invalid)
         results = definitions.evaluate(
             info.key, tables, period, version=version.id, engine=args.engine, valuesets=vs
@@ -338,7 +343,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     period = parse_period(args.period)
     version = _version(args.measure, period, args.version)
     evaluate = definitions.conformance_evaluator(
-        info.key, version=version.id, engine=args.engine, valuesets=_valuesets(args)
+        info.key,
+        version=version.id,
+        engine=args.engine,
+        valuesets=_valuesets(args, [version], version.year),
     )
     report = conformance.run(info.key, args.cases_dir, evaluate, period=period)
     for m in report.mismatches:
@@ -362,8 +370,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("name measures to run, or --all")
     period = parse_period(args.period)
     names = _run_names(args, period)
-    run.choose_versions(names, period, skip_unversioned=args.all)  # before value sets are needed
-    vs = _db_valuesets(args)
+    # Versions first (a period no version covers is named even with no value sets anywhere),
+    # then every value set they read, before anything runs.
+    chosen = run.choose_versions(names, period, skip_unversioned=args.all)
+    vs = _db_valuesets(args, [v for _, v in chosen if not isinstance(v, str)], period[0].year)
     with transaction.atomic(), Progress(transient=True) as bar:
         task = bar.add_task("measures", total=len(names))
         outcomes = run.run_measures(
@@ -463,3 +473,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--store", action="store_true", help="store patient-level results")
     p.add_argument("--valuesets", action="append", metavar="DIR", help=VALUESETS_HELP)
     p.set_defaults(func=cmd_run)
+
+    from tandem.measures import cli_export
+
+    cli_export.register(sub)

@@ -1,0 +1,1 @@
+"""Package data of the measures app (shipped files, each folder with its provenance)."""

@@ -1,0 +1,1 @@
+"""QRDA III package data: measures.json (see its _provenance)."""
