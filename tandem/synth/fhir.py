@@ -3,6 +3,10 @@
 ``<out>/<ResourceType>.ndjson``; ids are the analytic ids, references are ``Type/<id>``,
 codings carry system URIs, patients carry the US Core race and ethnicity extensions.
 Observations with components (blood pressure) become one resource with ``component``.
+Every resource claims its QI-Core 4.1.1 / US Core 3.1.1 profiles in ``meta.profile``
+(:mod:`tandem.synth.fhir_profiles`), so the export is consumable as QI-Core: the CMS eCQMs'
+published logic retrieves by profile. Survey totals (PHQ-9, GAD-7, AUDIT-C) are
+``valueInteger``, as the instruments score them and as the logic reads them (``as Integer``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tandem.synth import fhir_clinical as C
+from tandem.synth import fhir_profiles as P
 from tandem.synth import fhir_resources as R
 from tandem.synth.generator import Generator, SynthConfig, default_period
 from tandem.synth.parquet import SynthReport
@@ -33,6 +38,8 @@ TYPES = {
     "medication_administrations": "MedicationAdministration",
     "procedures": "Procedure",
     "service_requests": "ServiceRequest",
+    "tasks": "Task",
+    "device_requests": "DeviceRequest",
     "coverage": "Coverage",
     "care_team": "CareTeam",
     "appointments": "Appointment",
@@ -75,7 +82,7 @@ def write_fhir(
     counts: dict[str, int] = {}
 
     def emit(resources: Iterator[dict[str, Any]]) -> None:
-        for res in resources:
+        for res in map(P.with_profiles, resources):
             rtype = res["resourceType"]
             if rtype not in files:
                 files[rtype] = (out / f"{rtype}.ndjson").open("wb")
@@ -94,6 +101,8 @@ def write_fhir(
                         rows(t["patients"]), rows(t["details"]), rows(t["identifiers"]), gen.world
                     )
                 )
+                reasons = rows(t["encounter_reasons"]) if "encounter_reasons" in t else []
+                emit(C.encounters(rows(t["encounters"]), reasons))
                 for table, builder in _BUILDERS.items():
                     emit(builder(rows(t[table])))
                 report.stats.add(chunk.stats)
@@ -107,7 +116,6 @@ def write_fhir(
 
 
 _BUILDERS: dict[str, Callable[[list[dict[str, Any]]], Iterator[dict[str, Any]]]] = {
-    "encounters": C.encounters,
     "conditions": C.conditions,
     "observations": C.observations,
     "medication_requests": C.medication_requests,
@@ -115,6 +123,8 @@ _BUILDERS: dict[str, Callable[[list[dict[str, Any]]], Iterator[dict[str, Any]]]]
     "medication_administrations": C.medication_administrations,
     "procedures": C.procedures,
     "service_requests": C.service_requests,
+    "tasks": C.tasks,
+    "device_requests": C.device_requests,
     "coverage": R.coverage,
     "care_team": R.care_teams,
     "appointments": R.appointments,

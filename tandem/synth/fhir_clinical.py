@@ -9,7 +9,27 @@ from typing import Any
 from tandem.synth.fhir_resources import ACT, UCUM, Resource, _cc, _drop_empty, _ref
 
 
-def encounters(rows: list[dict[str, Any]]) -> Iterator[Resource]:
+def _encounter_links(reasons: list[dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Encounter.diagnosis, reasonReference and reasonCode from ``encounter_reasons`` rows."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for x in reasons:
+        links = out.setdefault(x["encounter_id"], {})
+        if x["kind"] == "diagnosis" and x["condition_id"]:
+            entry: dict[str, Any] = {"condition": _ref("Condition", x["condition_id"])}
+            if x["rank"] is not None:
+                entry["rank"] = int(x["rank"])
+            links.setdefault("diagnosis", []).append(entry)
+        elif x["kind"] == "reason-reference" and x["condition_id"]:
+            links.setdefault("reasonReference", []).append(_ref("Condition", x["condition_id"]))
+        elif x["kind"] == "reason-code" and x["code"]:
+            links.setdefault("reasonCode", []).append(_cc(x["system"], x["code"]))
+    return out
+
+
+def encounters(
+    rows: list[dict[str, Any]], reasons: list[dict[str, Any]] | None = None
+) -> Iterator[Resource]:
+    links = _encounter_links(reasons or [])
     for r in rows:
         res = {
             "resourceType": "Encounter",
@@ -24,6 +44,7 @@ def encounters(rows: list[dict[str, Any]]) -> Iterator[Resource]:
             "period": {"start": r["start"], "end": r["end"]},
             "serviceProvider": _ref("Organization", r["site_id"]),
         }
+        res.update(links.get(r["encounter_id"], {}))
         if r["discharge_disposition"]:
             res["hospitalization"] = {
                 "dischargeDisposition": _cc(
@@ -57,7 +78,30 @@ def conditions(rows: list[dict[str, Any]]) -> Iterator[Resource]:
         )
 
 
+# UCUM's annotation-only unit of an instrument score: the value is a count of points.
+SCORE_UNIT = "{score}"
+
+
+def value_type(r: dict[str, Any]) -> str | None:
+    """The FHIR type of the row's value[x]: the row's ``value_type`` where the generator gives
+    one (the ``observations.value_type`` contract), else ``integer`` for a number in points
+    (survey totals: PHQ-9, GAD-7, AUDIT-C) and ``Quantity`` for any other number."""
+    given = r.get("value_type")
+    if given:
+        return str(given)
+    if r["value_num"] is not None:
+        return "integer" if r["value_unit"] == SCORE_UNIT else "Quantity"
+    if r["value_code"]:
+        return "CodeableConcept"
+    return None
+
+
 def _value(r: dict[str, Any]) -> dict[str, Any]:
+    kind = value_type(r)
+    if kind == "integer" and r["value_num"] is not None:
+        return {"valueInteger": int(r["value_num"])}
+    if kind == "boolean" and r.get("value_bool") is not None:
+        return {"valueBoolean": bool(r["value_bool"])}
     if r["value_num"] is not None:
         unit = r["value_unit"]
         q = {"value": r["value_num"]}
@@ -119,6 +163,7 @@ def medication_requests(rows: list[dict[str, Any]]) -> Iterator[Resource]:
                 "id": r["request_id"],
                 "status": r["status"],
                 "intent": r["intent"],
+                "doNotPerform": True if r.get("do_not_perform") else None,
                 "category": [
                     _cc(
                         "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
@@ -183,6 +228,17 @@ def medication_administrations(rows: list[dict[str, Any]]) -> Iterator[Resource]
         }
 
 
+RECORDED = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-recorded"
+
+
+def _procedure_reason(r: dict[str, Any]) -> dict[str, Any]:
+    """Why it was done (reasonCode), or for a procedure not done why not (statusReason)."""
+    if not r.get("reason_code"):
+        return {}
+    concept = _cc(r.get("reason_system"), r["reason_code"])
+    return {"statusReason": concept} if r["status"] == "not-done" else {"reasonCode": [concept]}
+
+
 def procedures(rows: list[dict[str, Any]]) -> Iterator[Resource]:
     for r in rows:
         yield _drop_empty(
@@ -193,7 +249,13 @@ def procedures(rows: list[dict[str, Any]]) -> Iterator[Resource]:
                 "code": _cc(r["system"], r["code"], r["display"]),
                 "subject": _ref("Patient", r["patient_id"]),
                 "encounter": _ref("Encounter", r["encounter_id"]),
-                "performedPeriod": {"start": r["performed_start"], "end": r["performed_end"]},
+                "performedPeriod": _drop_empty(
+                    {"start": r["performed_start"], "end": r["performed_end"]}
+                ),
+                **_procedure_reason(r),
+                "extension": [{"url": RECORDED, "valueDateTime": r["recorded"]}]
+                if r.get("recorded")
+                else [],
             }
         )
 
@@ -206,10 +268,64 @@ def service_requests(rows: list[dict[str, Any]]) -> Iterator[Resource]:
                 "id": r["request_id"],
                 "status": r["status"],
                 "intent": r["intent"],
+                "doNotPerform": True if r.get("do_not_perform") else None,
                 "category": [{"text": r["category"]}],
                 "code": _cc(r["system"], r["code"], r["display"]),
                 "subject": _ref("Patient", r["patient_id"]),
                 "encounter": _ref("Encounter", r["encounter_id"]),
+                "authoredOn": r["authored"],
+                "reasonCode": [_cc(r.get("reason_system"), r.get("reason_code"))]
+                if r.get("reason_code")
+                else [],
+            }
+        )
+
+
+def tasks(rows: list[dict[str, Any]]) -> Iterator[Resource]:
+    """Tasks (e.g. a consultant report received, based on the referral it closes: CMS50).
+
+    The table has one row per ``basedOn`` reference: rows of one task are merged."""
+    by_id: dict[str, Resource] = {}
+    for r in rows:
+        if r["task_id"] in by_id:
+            if r["based_on_id"]:
+                by_id[r["task_id"]].setdefault("basedOn", []).append(
+                    _ref("ServiceRequest", r["based_on_id"])
+                )
+            continue
+        by_id[r["task_id"]] = _drop_empty(
+            {
+                "resourceType": "Task",
+                "id": r["task_id"],
+                "basedOn": [_ref("ServiceRequest", r["based_on_id"])] if r["based_on_id"] else [],
+                "status": r["status"],
+                "statusReason": _cc(r["status_reason_system"], r["status_reason_code"]),
+                "intent": r["intent"],
+                "code": _cc(r["system"], r["code"], r.get("display")),
+                "focus": _ref("ServiceRequest", r["focus_id"]),
+                "for": _ref("Patient", r["patient_id"]),
+                "encounter": _ref("Encounter", r["encounter_id"]),
+                "executionPeriod": _drop_empty(
+                    {"start": r["execution_start"], "end": r["execution_end"]}
+                ),
+                "authoredOn": r["authored"],
+                "reasonCode": _cc(r["reason_system"], r["reason_code"]),
+            }
+        )
+    yield from by_id.values()
+
+
+def device_requests(rows: list[dict[str, Any]]) -> Iterator[Resource]:
+    for r in rows:
+        yield _drop_empty(
+            {
+                "resourceType": "DeviceRequest",
+                "id": r["request_id"],
+                "status": r["status"],
+                "intent": r["intent"],
+                "doNotPerform": True if r.get("do_not_perform") else None,
+                "codeCodeableConcept": _cc(r["system"], r["code"]),
+                "subject": _ref("Patient", r["patient_id"]),
                 "authoredOn": r["authored"],
             }
         )
