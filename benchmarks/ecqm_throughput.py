@@ -30,6 +30,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 DECKS = ROOT.parent / "shared" / "conformance" / "ecqm-qicore-2024" / "tests"
+VALUESETS = DECKS.parent / "valuesets"  # the expansions the decks were written against
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 SUFFIX_MARK = "\u00a7COPY\u00a7"  # placeholder for the per-copy id suffix in the templates
 
@@ -82,10 +83,12 @@ def write_deck(cases: list[Any], patients: int, out: Path) -> dict[str, Any]:
     with out.open("w", encoding="utf-8") as fh:
         copy = 0
         while written < patients:
-            for case, text in templates:
+            for n, (case, text) in enumerate(templates):
                 if written >= patients:
                     break
-                suffix = f"-x{copy}"
+                # unique across cases too: the decks reuse resource ids from case to case
+                # ("Condition-1"), and FHIR ids are unique per resource type in one load
+                suffix = f"-x{copy}c{n}"
                 fh.write(text.replace(SUFFIX_MARK, suffix))
                 resources += text.count("\n")
                 owner[case.patient_id + suffix] = case
@@ -145,8 +148,10 @@ def run_one(key: str, patients: int, engine: str, tmp: Path) -> dict[str, Any]:
     began = time.perf_counter()
     deck = write_deck(cases, patients, path)
     prep = time.perf_counter() - began
-    measure = definitions.measure(info.key)
-    valuesets = vs_module.load()
+    version = info.select(PERIOD)  # the 2025 version: the decks test it
+    measure = version.measure()
+    valuesets = vs_module.load(VALUESETS) if VALUESETS.is_dir() else vs_module.for_year(2025)
+    vs_module.require(version, valuesets)
 
     began = time.perf_counter()
     tables = load_fhir([path], resolve_medication_references=False).tables

@@ -3,8 +3,9 @@
 The synthetic Parquet tables (``tandem synth --format parquet``; generated into ``--data``
 when missing) are loaded once into a DuckDB database file (not timed), which is then closed
 and opened again, as ``tandem measure run`` opens a deployment's stored analytics file
-(``--in-memory``: an in-memory database, not reopened); then the whole suite of ``definitions.REGISTRY`` is evaluated there in one run, as ``tandem measure run
---all`` would (``evaluation.evaluate_many``: ``tables=None``, ``connection=`` that database,
+(``--in-memory``: an in-memory database, not reopened); then the whole suite for the period
+(every measure of ``definitions.REGISTRY`` in its version for ``--year``, with the value sets
+shipped for that year) is evaluated there in one run, as ``tandem measure run --all`` would (``evaluation.evaluate_many``: ``tables=None``, ``connection=`` that database,
 stored frame prefixes shared across measures), timed end to end: SQL, fetching the Arrow
 results, scoring and summaries. ``--per-measure`` also times each measure alone, in two
 parts: the engine (``measure_table``: compile, SQL, Arrow fetch) and ``lang_results.build``.
@@ -78,7 +79,7 @@ def evaluate_timed(key: str, engine: Any, valuesets: Any) -> tuple[dict[str, Any
     from tandem.measures import definitions, lang_results
     from tandem.measures.evaluation import measure_table
 
-    measure = definitions.measure(key)
+    measure = definitions.select(key, PERIOD).measure()
     outputs = measure.outputs()
     t0 = time.perf_counter()
     table = measure_table(measure, None, valuesets, period=PERIOD, engine=engine)
@@ -148,6 +149,13 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=20_000, help="patients for DuckDB")
     parser.add_argument("--data", type=Path, help="synthetic Parquet dir (generated if missing)")
     parser.add_argument("--measures", default="", help="comma-separated keys (default: all)")
+    parser.add_argument(
+        "--year",
+        type=int,
+        default=2025,
+        help="performance year: each measure runs in its version for that year (default 2025, "
+        "the last year the synthetic data of the published figures covers)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
     parser.add_argument(
         "--database",
@@ -164,6 +172,8 @@ def main() -> int:
     parser.add_argument("--spark-cores", type=int, default=2)
     parser.add_argument("--spark-memory", default="6g")
     args = parser.parse_args()
+    global PERIOD
+    PERIOD = (dt.date(args.year, 1, 1), dt.date(args.year, 12, 31))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
     import duckdb
 
@@ -174,9 +184,13 @@ def main() -> int:
     data = args.data or Path(tempfile.gettempdir()) / f"tandem-suite-{args.patients}"
     ensure_data(data, args.patients)
     keys = [k for k in args.measures.split(",") if k] or list(definitions.REGISTRY)
-    for key in keys:
-        definitions.measure(key)  # build once, outside the timings
-    valuesets = vs_module.load()
+    versions = [definitions.select(k, PERIOD) for k in keys]
+    for version in versions:
+        version.measure()  # build once, outside the timings
+    valuesets = vs_module.for_year(args.year)
+    for version in versions:
+        vs_module.require(version, valuesets)
+    report_versions = [v.id for v in versions]
 
     # the analytic tables in a DuckDB database file (as a deployment keeps them; DuckDB
     # compresses stored tables, not in-memory ones) or, with --in-memory, in memory
@@ -201,6 +215,8 @@ def main() -> int:
         "data": str(data),
         "database": "in-memory" if args.in_memory else str(args.database),
         "loadavg_before": os.getloadavg(),
+        "period": [d.isoformat() for d in PERIOD],
+        "versions": report_versions,
     }
 
     if not args.skip_duckdb_suite:
@@ -212,7 +228,7 @@ def main() -> int:
         engine = get_engine("duckdb", connection=con)
         patients = con.execute("SELECT count(*) FROM patients").fetchall()[0][0]
         # the suite as ``tandem measure run --all`` would: one run, shared frame prefixes
-        measures = [definitions.measure(k) for k in keys]
+        measures = [v.measure() for v in versions]
         began = time.perf_counter()
         results = evaluate_many(measures, None, valuesets, period=PERIOD, engine=engine)
         wall = time.perf_counter() - began
