@@ -8,10 +8,10 @@ of bounded size, never a whole table in memory; the file lives in a temporary fo
 ``TANDEM_VAR_DIR`` for the run and is deleted after it), DuckDB capped at
 :data:`DUCKDB_MEMORY` (it spills to that folder beyond); the in-memory and Spark engines on Arrow
 tables extracted the same streamed way. Stored results are written in bulk (``services``), all
-of one ``run_measures`` call in one transaction: a failure stores nothing. Value sets come from
-the database (``tandem valuesets load``)
-plus Tandem's own code lists; a measure whose value sets are not loaded is skipped with a
-message naming the value set. Each measure runs in the version whose performance period covers
+of one ``run_measures`` call in one transaction: a failure stores nothing. Value sets: those
+passed in, else the expansions shipped for the period's year overlaid by those loaded into the
+database (``tandem valuesets load``), plus Tandem's own code lists; a measure whose value sets
+are not all there is skipped with a message naming each. Each measure runs in the version whose performance period covers
 the period (or the version named); the stored run records it.
 """
 
@@ -167,10 +167,16 @@ def run_measures(
     stored in a transaction of their own, so a long run does not hold SQLite's write lock
     while it evaluates (web writes would wait, then fail with "database is locked").
     """
-    from tandem.terminology.queries import valuesets as stored_valuesets
+    from tandem.measures import valuesets as vs_module
+    from tandem.terminology.queries import stored_expansions
 
     chosen = choose_versions(keys, period, skip_unversioned=skip_unversioned)
-    vs = valuesets if valuesets is not None else stored_valuesets()
+    year = period[0].year
+    vs = (
+        valuesets
+        if valuesets is not None
+        else vs_module.for_year(year, stored=stored_expansions(year))
+    )
     outcomes = []
     stored = transaction.atomic() if store and not commit_each else contextlib.nullcontext()
     with measure_source(engine, user=by) as source, stored:
@@ -194,9 +200,21 @@ def _run_one(
     source: dict[str, Any],
 ) -> Outcome:
     """Evaluate one measure version; store its run and rows when asked."""
+    from tandem.measures import valuesets as vs_module
+
     key = version.key
     started = timezone.now()
     measure = version.measure()
+    missing = vs_module.missing(version, valuesets)
+    if missing:  # named, never evaluated with empty value sets
+        return Outcome(
+            key,
+            0,
+            {},
+            None,
+            skipped=f"value sets not loaded: {', '.join(missing)}",
+            version=version.id,
+        )
     try:
         result = evaluate(measure, valuesets=valuesets, period=period, engine=engine, **source)
     except KeyError as exc:  # a value set that is not loaded

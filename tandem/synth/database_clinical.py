@@ -239,7 +239,11 @@ def _procedure(s: pa.Table, k: Keys) -> Columns:
 def _report(s: pa.Table, k: Keys) -> Columns:
     """A consult report received (the generator's ``tasks`` table): the referral it answers."""
     assert k.requests is not None
+    # The row keeps the kind of report (LOINC 11488-4); the generator's 2026-form Tasks carry it
+    # as their reason (code "fulfill"), and the analytic select turns it back into either form.
     return _coded(s, k, "task_id") | {
+        "code_system": pc.coalesce(s.column("reason_system"), s.column("system")),
+        "code": pc.coalesce(s.column("reason_code"), s.column("code")),
         "referral_id": k.requests.of(s.column("based_on_id")),
         "status": s.column("status"),
         "received_at": s.column("execution_start"),

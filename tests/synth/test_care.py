@@ -155,3 +155,26 @@ def test_every_added_code_is_in_a_value_set_of_both_years() -> None:
 
     for year, codes in years.items():
         assert added - codes == set(), year
+
+
+@pytest.mark.django_db
+def test_the_database_keeps_the_kind_of_report_and_cms50_2026_counts_it() -> None:
+    """Regression (2026-12-04): the demo database stored the 2026-form Task code ("fulfill") as
+    the report's kind, so the db select read "fulfill" as its reason and CMS50v14's numerator
+    was 0 on the demo."""
+    import datetime as dt
+
+    from tandem.clinical.models import ReferralReport
+    from tandem.measures import run
+    from tandem.synth.database import write_population
+
+    write_population(patients=400, seed=5, start=dt.date(2024, 1, 1), end=dt.date(2026, 12, 31))
+    kinds = set(ReferralReport.objects.values_list("code_system", "code"))
+    assert kinds == {("http://loinc.org", "11488-4")}
+    assert ReferralReport.objects.filter(received_at__year=2026).exists()
+
+    [outcome] = run.run_measures(
+        by=None, keys=["CMS50"], period=(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    )
+    assert outcome.version == "CMS50v14" and not outcome.skipped, outcome
+    assert outcome.counts["group-1"]["numerator"] > 0
