@@ -527,6 +527,18 @@ EXPORTERS: dict[str, Via | Exempt] = {
         "`tandem measure evaluate --format measure-report` at the console, as above"
     ),
     "tandem.measures.cli:_load_fhir": Exempt("reads FHIR files in (an import, not an export)"),
+    "tandem.measures.cli_export:cmd_export": Exempt(
+        "`tandem measure export` at the console (no page or API): QRDA III holds aggregates only;"
+        " its read is queries.export_aggregates, below"
+    ),
+    "tandem.measures.cli_export:measure_reports": Exempt(
+        "`tandem measure export --format measurereport` at the console: summary MeasureReports of"
+        " stored runs (counts per population and stratum), no patient"
+    ),
+    "tandem.measures.queries:export_aggregates": Exempt(
+        "counts only, through gate.population_scope and audited as a population read; the"
+        " reader's sites bound it (tests/measures/test_qrda3.py: Leo's sites, Olive sees none)"
+    ),
     "tandem.importers.fhir.load:load_fhir": Exempt("an importer: writes into Tandem"),
     "tandem.synth.fhir:write_fhir": Exempt(
         "writes the synthetic population it generates (no stored patient is read)"
