@@ -17,7 +17,20 @@ BLOCKING = {"serious", "critical"}
 
 
 def serious_violations(page: Page) -> list[str]:
-    """Each serious or critical violation axe finds, with the elements it found it on."""
+    """Each serious or critical violation axe finds, with the elements it found it on.
+
+    axe reads the page as it is drawn at that instant, so first wait for htmx to settle and for
+    every finite CSS transition or animation to end: a button caught mid-way through Bootstrap's
+    150 ms colour transition (the pointer still over it after an htmx swap) reads as failing
+    contrast, which made this check flaky in CI."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+            .filter(a => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+            .map(a => a.finished.catch(() => null)))"""
+    )
     results = Axe().run(page)
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at "

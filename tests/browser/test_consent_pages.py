@@ -158,6 +158,11 @@ def consent_pages_pass_axe(page: Page, serious_violations) -> dict[str, list[str
     page.get_by_label("Recipient 1").select_option(f"person:{alice.pk}")
     page.get_by_role("button", name="Try this directive").click()
     expect(page.get_by_test_id("preview")).to_contain_text("Alice")
+    # Once the answer is in, the "Working…" indicator is hidden at once, not faded out: axe
+    # reads half-transparent text as failing contrast (a flaky CI failure, stop 16).
+    indicator = page.locator("#preview-indicator")
+    assert indicator.evaluate("e => getComputedStyle(e).visibility") == "hidden"
+    assert indicator.evaluate("e => getComputedStyle(e).transitionDuration") == "0s"
     found["form with preview (htmx)"] = serious_violations(page)
     page.goto(f"{base}/{active.pk}/")
     page.get_by_role("button", name="Revoke the directive").click()  # no reason
