@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from tandem.core.lib import db
 from tandem.outreach import services
+from tandem.outreach.models import ItemEvent, WorklistItem
 
 
 def rebuild_worklists(*, as_of: dt.date, progress: Callable[[str], None]) -> dict[str, int]:
     """Rebuild every worklist as of ``as_of``: open, keep, auto-resolve; stamp risk."""
     progress("Rebuilding worklists")
-    return services.rebuild_worklists(as_of=as_of, progress=progress)
+    counts = services.rebuild_worklists(as_of=as_of, progress=progress)
+    # The lists were rewritten: refresh the planner's statistics before the first page reads them.
+    db.analyze(WorklistItem, ItemEvent)
+    return counts
