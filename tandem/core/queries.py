@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from tandem.core.lib import memo
 from tandem.core.models import Practitioner, SiteRole
 
 
@@ -32,8 +33,50 @@ _DISCIPLINE_ROLE = {
 }
 
 
+def active_practitioner(user: Any) -> Practitioner | None:
+    """The user's active practitioner record, or None (read once per request: ``memo``)."""
+    if user is None or getattr(user, "pk", None) is None:
+        return None
+    return memo.remember(
+        ("practitioner", user.pk),
+        lambda: Practitioner.objects.filter(user_id=user.pk, active=True).first(),
+    )
+
+
+def site_roles(user: Any) -> list[tuple[int, str]]:
+    """The user's site roles as (site id, role) pairs (read once per request: ``memo``)."""
+    if user is None or getattr(user, "pk", None) is None:
+        return []
+    return memo.remember(
+        ("site_roles", user.pk),
+        lambda: list(
+            SiteRole.objects.filter(user_id=user.pk).order_by("pk").values_list("site_id", "role")
+        ),
+    )
+
+
+def practitioner_programs(practitioner: Practitioner) -> list[tuple[int, str, bool, int | None]]:
+    """The practitioner's programs as (id, kind, is_part2, site id) (once per request)."""
+    return memo.remember(
+        ("programs", practitioner.pk),
+        lambda: list(
+            practitioner.programs.order_by("pk").values_list("pk", "kind", "is_part2", "site_id")
+        ),
+    )
+
+
+def has_site_role(user: Any, roles: Any) -> bool:
+    """Whether the user holds one of ``roles`` at any site."""
+    wanted = set(roles)
+    return any(role in wanted for _, role in site_roles(user))
+
+
 def role_of(user: Any) -> Role:
-    practitioner = Practitioner.objects.filter(user_id=user.pk, active=True).first()
+    return memo.remember(("role", getattr(user, "pk", None)), lambda: _role_of(user))
+
+
+def _role_of(user: Any) -> Role:
+    practitioner = active_practitioner(user)
     if practitioner is not None:
         key, label = _DISCIPLINE_ROLE[practitioner.discipline]
         return Role(key, label, practitioner)
@@ -41,7 +84,7 @@ def role_of(user: Any) -> Role:
         return Role("patient", "Patient", None)
     if is_privacy_officer(user):  # before leader: audit work is what a privacy officer does
         return Role("privacy-officer", "Privacy officer", None)
-    if SiteRole.objects.filter(user_id=user.pk, role__in=["leader", "quality"]).exists():
+    if has_site_role(user, ["leader", "quality"]):
         return Role("leader", "Leader / quality", None)
     return Role("staff", "Staff", None)
 
@@ -50,7 +93,7 @@ def is_privacy_officer(user: Any) -> bool:
     """Whether ``user`` holds the privacy-officer role at any site (audit data, no charts)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return SiteRole.objects.filter(user_id=user.pk, role=SiteRole.Role.PRIVACY_OFFICER).exists()
+    return has_site_role(user, [SiteRole.Role.PRIVACY_OFFICER])
 
 
 def privacy_officers() -> QuerySet[Any]:
@@ -66,11 +109,7 @@ def privacy_officers() -> QuerySet[Any]:
 
 
 def leader_site_ids(user: Any) -> list[int]:
-    return list(
-        SiteRole.objects.filter(user_id=user.pk, role__in=["leader", "quality"]).values_list(
-            "site_id", flat=True
-        )
-    )
+    return [site_id for site_id, role in site_roles(user) if role in ("leader", "quality")]
 
 
 def busiest_practitioner(*, discipline: str, site_kind: str | None) -> Practitioner | None:

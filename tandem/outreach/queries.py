@@ -22,8 +22,9 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from tandem.consent import gate
-from tandem.core.models import CareTeamMember, Practitioner, Site, SiteRole
-from tandem.core.queries import purpose_for, role_of
+from tandem.core.lib import memo
+from tandem.core.models import CareTeamMember, Practitioner, Site
+from tandem.core.queries import active_practitioner, has_site_role, purpose_for, role_of
 from tandem.outreach import rules
 from tandem.outreach.criteria import queries as criteria
 from tandem.outreach.models import ContactAttempt, ItemEvent, WorklistItem
@@ -54,31 +55,34 @@ def may_use_worklists(user: Any) -> bool:
     role are refused; the outsider with no relationship to anyone sees no list.)"""
     if role_of(user).key == "patient":
         return False
-    if SiteRole.objects.filter(
-        user_id=user.pk, role__in=["clinician", "care-manager", "leader", "quality"]
-    ).exists():
+    if has_site_role(user, ["clinician", "care-manager", "leader", "quality"]):
         return True
-    practitioner = Practitioner.objects.filter(user_id=user.pk, active=True).first()
+    practitioner = active_practitioner(user)
     if practitioner is None:
         return False
-    return (
-        practitioner.sites.exists()
-        or CareTeamMember.objects.filter(practitioner=practitioner).exists()
+    return memo.remember(
+        ("works_worklists", practitioner.pk),
+        lambda: (
+            practitioner.sites.exists()
+            or CareTeamMember.objects.filter(practitioner=practitioner).exists()
+        ),
     )
 
 
 def worklists() -> list[rules.Worklist]:
-    return criteria.current_worklists()
+    return memo.remember(("current_worklists",), criteria.current_worklists)
 
 
 def worklist(key: str) -> rules.Worklist | None:
-    return criteria.worklist(key)
+    if key in rules.BUILT_IN:
+        return rules.BUILT_IN[key]
+    return next((w for w in worklists() if w.key == key), None)
 
 
 def _visible(user: Any, purpose: str) -> Any:
-    patients = gate.visible_patients(user=user, purpose=purpose).values("pk")
+    patients = gate.visible_patient_rows(user=user, purpose=purpose)
     allowed = gate.listable(user=user, purpose=purpose, model=WorklistItem)
-    return WorklistItem.objects.filter(allowed, patient_id__in=patients)
+    return WorklistItem.objects.filter(allowed, patients)
 
 
 def _ranked(items: Any, user: Any, purpose: str) -> Any:
@@ -279,7 +283,7 @@ def item_detail(*, user: Any, purpose: str, pk: int, detail: str = "worklist ite
 
 
 def _status(item: WorklistItem, attempts: list[ContactAttempt]) -> rules.ProtocolStatus:
-    listed = criteria.worklist(item.worklist)
+    listed = worklist(item.worklist)
     protocol = listed.protocol if listed is not None else rules.DEFAULT_PROTOCOL
     return rules.evaluate(
         protocol,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from tandem.consent import gate
 from tandem.consent.models import Purpose
 from tandem.core.models import CareTeamMember, Practitioner, Program, Site
+from tandem.core.queries import active_practitioner, practitioner_programs
 from tandem.registry import engagement
 from tandem.registry.models import Patient, PatientIdentifier, RiskScore
 
@@ -302,12 +303,12 @@ ENGAGEMENT_RESULTS = 400  # monitoring results read to find each item's last dat
 
 def is_behavioral_health_user(user: Any) -> bool:
     """Whether ``user`` works in behavioral health (the rule: ``registry.engagement``)."""
-    return Practitioner.objects.filter(
-        Q(discipline__in=Practitioner.BEHAVIORAL_DISCIPLINES)
-        | Q(programs__kind__in=Program.BEHAVIORAL_KINDS),
-        user_id=user.pk,
-        active=True,
-    ).exists()
+    practitioner = active_practitioner(user)
+    if practitioner is None:
+        return False
+    return practitioner.discipline in Practitioner.BEHAVIORAL_DISCIPLINES or any(
+        kind in Program.BEHAVIORAL_KINDS for _, kind, _, _ in practitioner_programs(practitioner)
+    )
 
 
 def engagement_requests(today: dt.date) -> list[gate.Request]:
