@@ -1,7 +1,8 @@
 """Writing and verifying the hash-chained audit trail.
 
 ``record`` and ``record_many`` append events inside the caller's transaction, holding a row
-lock on the chain head so that concurrent writers form one chain; they are the only code that
+lock on the chain head so that concurrent writers form one chain; they (and ``record_reads``,
+which keeps a writing request's read events until the end of its view) are the only code that
 moves the head. ``verify`` recomputes every hash in one consistent snapshot and checks each
 link, the head, and any anchors (the head recorded outside the database earlier; ``anchors``).
 """
@@ -22,6 +23,7 @@ from django.utils import timezone
 from tandem.audit import anchors
 from tandem.audit.anchors import Anchor
 from tandem.audit.models import AuditChainHead, AuditEvent
+from tandem.core.lib import transactions
 
 GENESIS = "0" * 64
 
@@ -75,8 +77,42 @@ def record_many(*, actor: Any, entries: Iterable[Entry]) -> list[AuditEvent]:
     items = list(entries)
     if not items:
         return []
-    actor_id, username = _actor(actor)
-    now = timezone.now()
+    return _append([(_actor(actor), timezone.now(), item) for item in items])
+
+
+def record_reads(*, actor: Any, entries: Iterable[Entry]) -> None:
+    """Append the events of reads (the gate's shown / redacted / denied, listings).
+
+    Inside a request that writes (its view runs in one transaction), they are appended when the
+    view has returned, just before the commit (``core.lib.transactions.before_commit``), each
+    with the time it was recorded: the chain head stays unlocked while the view works (every
+    other request appends an event, and would wait). If the append fails the transaction rolls
+    back and the request fails, so nothing read is shown unaudited. Elsewhere (a page that only
+    reads, a command): at once, as :func:`record_many`.
+    """
+    items = [(_actor(actor), timezone.now(), item) for item in entries]
+    if not items:
+        return
+    request = transactions.request_transaction()
+    if request is None:
+        _append(items)
+        return
+    waiting: list[tuple[tuple[int | None, str], dt.datetime, Entry]] | None
+    waiting = request.get("audit_reads")
+    if waiting is None:
+        waiting = request["audit_reads"] = []
+
+        def append_waiting() -> None:
+            _append(waiting)
+
+        transactions.before_commit(append_waiting)
+    waiting.extend(items)
+
+
+def _append(items: list[tuple[tuple[int | None, str], dt.datetime, Entry]]) -> list[AuditEvent]:
+    """Append events to the chain under the head's row lock (in the caller's transaction)."""
+    if not items:
+        return []
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(singleton=1).first()
         if head is None:
@@ -84,7 +120,7 @@ def record_many(*, actor: Any, entries: Iterable[Entry]) -> list[AuditEvent]:
             head = AuditChainHead.objects.select_for_update().get(singleton=1)
         prev = head.last_hash
         events = []
-        for item in items:
+        for (actor_id, username), now, item in items:
             event = AuditEvent(
                 occurred_at=now,
                 actor_id=actor_id,

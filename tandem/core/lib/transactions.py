@@ -25,10 +25,18 @@ So the request's transaction depends on the HTTP method:
 A view that must not run in a transaction even for a write keeps using
 ``django.db.transaction.non_atomic_requests``. Async views are not supported (neither are they
 by ``ATOMIC_REQUESTS``).
+
+Work registered with :func:`before_commit` during such a view runs after the view has returned,
+still inside its transaction, just before the commit: the audit trail appends the events of the
+request's reads there (``audit.services.record_reads``), so that the row lock on the chain head
+is held for that append and the commit, not from the first read to the end of the view (every
+other request's audit event waited for it). If that work fails, the transaction rolls back and
+the request fails: nothing it read is shown.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +44,28 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+_local = threading.local()
+
+
+def request_transaction() -> dict[str, Any] | None:
+    """A dict that lives as long as this request's transaction (for work to do before its
+    commit); None outside one (a page that only reads, a command, a job)."""
+    state: dict[str, Any] | None = getattr(_local, "state", None)
+    if state is None or not transaction.get_connection(DEFAULT_DB_ALIAS).in_atomic_block:
+        return None
+    return state
+
+
+def before_commit(work: Callable[[], None]) -> bool:
+    """Run ``work`` when this request's view has returned, inside its transaction, before the
+    commit. False (nothing registered) outside a request's transaction: the caller does its
+    work at once."""
+    state = request_transaction()
+    if state is None:
+        return False
+    state.setdefault("before_commit", []).append(work)
+    return True
 
 
 class RequestTransactionMiddleware:
@@ -65,7 +95,15 @@ class RequestTransactionMiddleware:
         if DEFAULT_DB_ALIAS in getattr(view, "_non_atomic_requests", ()):
             return None
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
-            response = view(request, *args, **kwargs)
+            state: dict[str, Any] = {}
+            _local.state = state
+            try:
+                response = view(request, *args, **kwargs)
+                pending = state.setdefault("before_commit", [])
+                while pending:  # registered by the view, in order (see before_commit)
+                    pending.pop(0)()
+            finally:
+                _local.state = None
         if response is None:  # Django would call the view a second time
             raise ValueError(f"The view {view.__module__}.{view.__qualname__} returned None.")
         return response

@@ -201,3 +201,64 @@ def test_a_request_that_only_reads_is_left_to_django_without_a_transaction(metho
     request = getattr(RequestFactory(), method)("/")
 
     assert middleware.process_view(request, lambda request: HttpResponse(), (), {}) is None
+
+
+def test_a_writing_requests_read_events_wait_for_the_end_of_its_view(db):
+    """The chain head is not locked while a writing view works: the gate's read events are
+    appended once the view has returned, in order, in its transaction (issue 10: every other
+    request's audit event waited for the lock)."""
+    from tandem.audit import services as audit
+    from tandem.consent import gate
+
+    team = build_team()
+    middleware = RequestTransactionMiddleware(lambda request: HttpResponse())
+    seen_inside: list[int] = []
+
+    def reads_then_writes(request):
+        gate.read(user=team.alice, patient_id=team.pat.pk, purpose="treatment", requests=[])
+        gate.deny(user=team.alice, patient_id=None, purpose="treatment", detail="second")
+        seen_inside.append(AuditEvent.objects.count())  # nothing appended yet
+        audit.record(actor=team.alice, entry=audit.Entry("write:thing", "written"))
+        return HttpResponse(status=201)
+
+    before = AuditEvent.objects.count()
+    response = middleware.process_view(RequestFactory().post("/"), reads_then_writes, (), {})
+
+    assert response is not None and response.status_code == 201
+    assert seen_inside == [before]
+    events = list(AuditEvent.objects.order_by("pk"))[before:]
+    assert [(e.action, e.outcome) for e in events] == [
+        ("write:thing", "written"),  # a write's event is appended at once
+        ("read", "shown"),
+        ("read", "denied"),
+    ]
+    assert events[1].occurred_at <= events[2].occurred_at  # each keeps the time it was read
+    assert audit.verify().intact
+
+
+def test_a_writing_view_that_fails_appends_none_of_its_read_events(db):
+    from tandem.consent import gate
+
+    team = build_team()
+    middleware = RequestTransactionMiddleware(lambda request: HttpResponse())
+
+    def reads_then_fails(request):
+        gate.read(user=team.alice, patient_id=team.pat.pk, purpose="treatment", requests=[])
+        raise RuntimeError("the view failed")
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(RuntimeError):
+        middleware.process_view(RequestFactory().post("/"), reads_then_fails, (), {})
+
+    assert AuditEvent.objects.count() == before  # rolled back with the view, as before
+    # The next request starts clean: its events are its own.
+    middleware.process_view(
+        RequestFactory().post("/"),
+        lambda request: (
+            gate.deny(user=team.alice, patient_id=None, purpose="treatment", detail="next")
+            or HttpResponse()
+        ),
+        (),
+        {},
+    )
+    assert list(AuditEvent.objects.values_list("detail", flat=True))[before:] == ["next"]
