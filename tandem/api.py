@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 REQUESTS_PER_MINUTE = 1200  # per token or signed-in user; beyond it 429 until the next minute
+# Set by ``tandem serve --workers N`` for its server processes. The counts live in each process's
+# own memory, so each process allows its share of the limit: together never more than the limit
+# (a caller whose requests happen to land mostly on one process is refused somewhat earlier).
+SERVER_PROCESSES_ENV = "TANDEM_SERVER_PROCESSES"
 
 # Routers mounted under /api/: (prefix, "module.router", OpenAPI tag). Later apps add a line.
 ROUTERS: list[tuple[str, str, str]] = [
@@ -320,6 +325,15 @@ def session_only() -> list[Callable[[HttpRequest], Caller | None]]:
     return [BearerToken(SESSION_ONLY), BrowserSession()]
 
 
+def process_share(limit: int) -> int:
+    """This server process's share of a per-minute limit (``SERVER_PROCESSES_ENV``)."""
+    try:
+        processes = max(1, int(os.environ.get(SERVER_PROCESSES_ENV, "1")))
+    except ValueError:
+        processes = 1
+    return max(1, limit // processes)
+
+
 class PerCaller(BaseThrottle):
     """At most ``REQUESTS_PER_MINUTE`` per token or user, in fixed one-minute windows."""
 
@@ -335,7 +349,7 @@ class PerCaller(BaseThrottle):
         except ValueError:  # evicted between add and incr
             cache.set(key, 1, timeout=120)
             count = 1
-        return count <= REQUESTS_PER_MINUTE
+        return count <= process_share(REQUESTS_PER_MINUTE)
 
     def wait(self) -> float:
         return 60 - time.time() % 60

@@ -24,10 +24,21 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="serve the web application (waitress)")
+    serve = sub.add_parser(
+        "serve", help="serve the web application (waitress; gunicorn with --workers above 1)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=port_number, default=8000)
-    serve.add_argument("--threads", type=positive_number, default=8)
+    serve.add_argument(
+        "--threads", type=positive_number, default=8, help="threads per server process"
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_number,
+        default=1,
+        help="server processes: 1 serves with waitress; more with gunicorn, one process per "
+        "core (POSIX systems; elsewhere waitress serves alone)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="create or update the database tables")
@@ -222,38 +233,74 @@ def _verify_audit_chain(expect: list[Anchor]) -> Verification:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Bind the port first, then say where Tandem is serving, then serve until Ctrl-C.
 
+    One process (``--workers 1``, the default): waitress, ``--threads`` threads. Python runs
+    one thread at a time per process, so a busy server uses one core whatever the threads;
+    ``--workers N`` serves with gunicorn, N processes of ``--threads`` threads each (ADR 0009).
+
     waitress drops X-Forwarded-* headers unless told to trust the peer. Behind a TLS proxy
     (TANDEM_BEHIND_TLS_PROXY) it trusts X-Forwarded-Proto (so Django sees HTTPS) and the last
     X-Forwarded-For hop (so sign-in throttling counts the client's address, not the proxy's).
-    Apps' companions (``core.lib.companions``: the background-jobs worker) run beside it.
+    Under gunicorn the same waitress code does it (``_proxy_headers``), before Django.
+    Apps' companions (``core.lib.companions``: the background-jobs worker) run beside the
+    server, once, in this process.
     """
+    workers = args.workers
+    if workers > 1 and not _gunicorn_available():
+        print(
+            "tandem serve: gunicorn cannot run here (it needs a POSIX system); "
+            "serving with one waitress process",
+            file=sys.stderr,
+            flush=True,
+        )
+        workers = 1
+    if workers > 1:
+        return _serve_gunicorn(args, workers)
+    return _serve_waitress(args)
+
+
+def _proxy_options() -> dict[str, Any]:
+    from django.conf import settings
+
+    if settings.CONFIG["TANDEM_BEHIND_TLS_PROXY"]:
+        return {
+            "trusted_proxy": "*",
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+        }
+    return {}
+
+
+def _display_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host  # an IPv6 address
+
+
+def _cannot_listen(exc: OSError, args: argparse.Namespace) -> UsageError:
     import errno
 
-    from django.conf import settings
+    if exc.errno == errno.EADDRINUSE:
+        return UsageError(
+            f"port {args.port} on {args.host} is in use; stop what uses it or pick --port"
+        )
+    if exc.errno == errno.EACCES:
+        return UsageError(
+            f"port {args.port} on {args.host}: permission denied; pick a port above 1023"
+        )
+    where = f"{_display_host(args.host)}:{args.port}"
+    return UsageError(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def _serve_waitress(args: argparse.Namespace) -> int:
     from waitress.server import create_server  # type: ignore[import-untyped]
 
     from tandem.wsgi import application
 
     options: dict[str, Any] = {"host": args.host, "port": args.port, "threads": args.threads}
-    if settings.CONFIG["TANDEM_BEHIND_TLS_PROXY"]:
-        options.update(
-            trusted_proxy="*",
-            trusted_proxy_count=1,
-            trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"},
-        )
-    host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
+    options.update(_proxy_options())
+    host = _display_host(args.host)
     try:
         server = create_server(application, **options)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(
-                f"port {args.port} on {args.host} is in use; stop what uses it or pick --port"
-            ) from None
-        if exc.errno == errno.EACCES:
-            raise UsageError(
-                f"port {args.port} on {args.host}: permission denied; pick a port above 1023"
-            ) from None
-        raise UsageError(f"cannot listen on {host}:{args.port}: {exc.strerror or exc}") from None
+        raise _cannot_listen(exc, args) from None
     except ValueError as exc:  # waitress: a host it cannot resolve
         raise UsageError(f"cannot listen on {host}:{args.port}: {exc}") from None
     print(f"Tandem is serving at http://{host}:{args.port}/  (Ctrl-C to stop)", flush=True)
@@ -264,3 +311,118 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             server.close()
     return 0
+
+
+def _gunicorn_available() -> bool:
+    try:
+        import fcntl  # noqa: F401  (gunicorn's arbiter needs POSIX)
+
+        import gunicorn  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _bind(args: argparse.Namespace) -> Any:
+    """The listening socket, bound here so that a busy port is one line, as with waitress."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        where = f"{_display_host(args.host)}:{args.port}"
+        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    family, _, _, _, address = infos[0]
+    try:
+        return socket.create_server(address, family=family, backlog=1024)
+    except OSError as exc:
+        raise _cannot_listen(exc, args) from None
+
+
+def _serve_gunicorn(args: argparse.Namespace, workers: int) -> int:
+    """gunicorn's master (this process) and ``workers`` forked server processes.
+
+    The master binds nothing itself: it is handed the socket bound here. The companions start
+    in the master once gunicorn is ready and stop when it exits, so exactly one jobs worker
+    runs however many server processes there are. No database connection is open when the
+    workers fork (each opens its own). No access log: URLs can carry search terms.
+    """
+    from contextlib import ExitStack
+
+    from django.conf import settings
+    from django.db import connections
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    from tandem.wsgi import application
+
+    sock = _bind(args)
+    app = _proxy_headers(application)
+    stack = ExitStack()
+
+    def when_ready(arbiter: Any) -> None:
+        stack.enter_context(companions.running())
+        connections.close_all()  # the workers fork next: no connection may be shared
+
+    def on_exit(arbiter: Any) -> None:
+        stack.close()
+
+    options: dict[str, Any] = {
+        "bind": [f"fd://{sock.fileno()}"],
+        "workers": workers,
+        "threads": args.threads,
+        "worker_class": "gthread",
+        "proc_name": "tandem",
+        "accesslog": None,
+        "loglevel": "debug" if settings.CONFIG["TANDEM_LOG_LEVEL"] == "DEBUG" else "warning",
+        # Scheme and client address come from the proxy headers only as waitress takes them
+        # (``_proxy_headers``): gunicorn itself trusts no forwarded header.
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
+        "when_ready": when_ready,
+        "on_exit": on_exit,
+    }
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    connections.close_all()
+    # Per-process counters (the API's rate limit) allow each process its share (tandem.api).
+    os.environ["TANDEM_SERVER_PROCESSES"] = str(workers)
+    host = _display_host(args.host)
+    print(
+        f"Tandem is serving at http://{host}:{args.port}/  (Ctrl-C to stop; "
+        f"{workers} processes of {args.threads} threads)",
+        flush=True,
+    )
+    master = os.getpid()
+    try:
+        Server().run()
+    except SystemExit as exc:
+        if os.getpid() != master:
+            raise  # a forked worker leaving: its exit is gunicorn's business, not ours
+        return int(exc.code or 0)  # the master leaves by sys.exit, 0 on Ctrl-C
+    finally:
+        if os.getpid() == master:
+            stack.close()
+    return 0
+
+
+def _proxy_headers(app: Any) -> Any:
+    """waitress's own proxy-header handling around ``app``: untrusted X-Forwarded-* headers
+    removed, and behind a TLS proxy the scheme and client address taken from the trusted ones
+    — the same code, so the two servers cannot differ."""
+    from waitress.proxy_headers import proxy_headers_middleware  # type: ignore[import-untyped]
+
+    options = _proxy_options()
+    return proxy_headers_middleware(
+        app,
+        trusted_proxy=options.get("trusted_proxy"),
+        trusted_proxy_count=options.get("trusted_proxy_count", 1),
+        trusted_proxy_headers=options.get("trusted_proxy_headers"),
+        clear_untrusted=True,
+    )

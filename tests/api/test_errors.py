@@ -55,6 +55,18 @@ def test_too_many_requests_is_a_429_problem_with_retry_after(client, team, monke
     assert client.get("/api/me").status_code == 200
 
 
+def test_with_several_server_processes_each_allows_its_share_of_the_limit(
+    client, team, monkeypatch
+):
+    """``tandem serve --workers 2``: the counts are per process, so each allows half."""
+    monkeypatch.setattr(api, "REQUESTS_PER_MINUTE", 4)
+    monkeypatch.setenv(api.SERVER_PROCESSES_ENV, "2")
+    secret = token_for(team.alice)
+    for _ in range(2):
+        assert client.get("/api/me", headers=bearer(secret)).status_code == 200
+    is_problem(client.get("/api/me", headers=bearer(secret)), 429)
+
+
 def test_a_bug_is_a_500_problem_and_nothing_the_request_wrote_is_committed(
     client, team, monkeypatch
 ):

@@ -1,4 +1,5 @@
-"""`tandem serve` as it runs in production: waitress in a subprocess, spoken to over raw sockets.
+"""`tandem serve` as it runs in production: waitress (one process) or gunicorn (``--workers``
+above 1) in a subprocess, spoken to over raw sockets.
 
 Django's test client strips HEAD bodies itself, so HTTP framing is tested against the real
 server: these tests start ``tandem serve`` on a free port with a throw-away TANDEM_VAR_DIR.
@@ -7,12 +8,15 @@ server: these tests start ``tandem serve`` on a free port with a throw-away TAND
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
@@ -38,12 +42,17 @@ def tandem_env(var_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# One waitress process, and gunicorn's master with two server processes.
+WORKERS = pytest.mark.parametrize("workers", [1, 2], ids=["waitress", "gunicorn"])
+
+
 @contextmanager
-def serving(var_dir: Path, **env: str) -> Iterator[int]:
+def serving(var_dir: Path, workers: int = 1, **env: str) -> Iterator[int]:
     """Run ``tandem serve`` until "serving at" appears; yield its port; stop it afterwards."""
     port = free_port()
+    argv = ["serve", "--port", str(port), "--threads", "2", "--workers", str(workers)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tandem", "serve", "--port", str(port), "--threads", "2"],
+        [sys.executable, "-m", "tandem", *argv],
         cwd=ROOT,
         env=tandem_env(var_dir, **env),
         stdout=subprocess.PIPE,
@@ -109,8 +118,9 @@ class Connection:
         self.sock.close()
 
 
-def test_it_answers_head_with_headers_only_and_the_next_response_is_well_framed(tmp_path):
-    with serving(tmp_path) as port:
+@WORKERS
+def test_it_answers_head_with_headers_only_and_the_next_response_is_well_framed(tmp_path, workers):
+    with serving(tmp_path, workers) as port:
         conn = Connection(port)
         try:
             for path in ("/login/", "/no-such-page/"):
@@ -130,14 +140,16 @@ def test_it_answers_head_with_headers_only_and_the_next_response_is_well_framed(
             conn.close()
 
 
-def test_it_says_in_one_line_that_the_port_is_in_use(tmp_path):
+@WORKERS
+def test_it_says_in_one_line_that_the_port_is_in_use(tmp_path, workers):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
 
         result = subprocess.run(
-            [sys.executable, "-m", "tandem", "serve", "--port", str(port)],
+            [sys.executable, "-m", "tandem", "serve", "--port", str(port)]
+            + ["--workers", str(workers)],
             cwd=ROOT,
             env=tandem_env(tmp_path),
             capture_output=True,
@@ -151,8 +163,9 @@ def test_it_says_in_one_line_that_the_port_is_in_use(tmp_path):
     assert "serving at" not in result.stdout
 
 
-def test_in_production_behind_a_tls_proxy_it_redirects_to_https_and_sends_hsts(tmp_path):
-    with serving(tmp_path, **PRODUCTION, TANDEM_BEHIND_TLS_PROXY="true") as port:
+@WORKERS
+def test_in_production_behind_a_tls_proxy_it_redirects_to_https_and_sends_hsts(tmp_path, workers):
+    with serving(tmp_path, workers, **PRODUCTION, TANDEM_BEHIND_TLS_PROXY="true") as port:
         plain, tls = Connection(port), Connection(port)
         try:
             plain.send("GET", "/login/")
@@ -186,3 +199,78 @@ def test_a_streamed_reply_to_head_keeps_its_length_and_loses_its_body():
 
     assert response["Content-Length"] == str(len(b"<!doctype html><p>hello</p>"))
     assert b"".join(response.streaming_content) == b""
+
+
+@WORKERS
+def test_without_a_proxy_forwarded_headers_are_not_believed(tmp_path, workers):
+    """A client cannot claim HTTPS (or another address) by sending X-Forwarded-* itself."""
+    with serving(tmp_path, workers, **PRODUCTION) as port:
+        conn = Connection(port)
+        try:
+            conn.send("GET", "/login/", "X-Forwarded-Proto: https\r\nX-Forwarded-For: 10.9.8.7\r\n")
+            status, headers = conn.head()
+            assert status.startswith("HTTP/1.1 301")  # still plain HTTP: redirected
+            assert headers["location"] == "https://127.0.0.1/login/"
+        finally:
+            conn.close()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_under_gunicorn_the_proxy_headers_are_read_as_waitress_reads_them(trusted, settings):
+    from tandem.core import cli
+
+    settings.CONFIG = {**settings.CONFIG, "TANDEM_BEHIND_TLS_PROXY": trusted}
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        start_response("200 OK", [])
+        return [b""]
+
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "HTTP_X_FORWARDED_FOR": "10.9.8.7, 192.0.2.1",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_X_FORWARDED_HOST": "evil.example",
+    }
+    cli._proxy_headers(app)(environ, lambda *a: None)
+
+    assert "HTTP_X_FORWARDED_HOST" not in seen  # never trusted
+    if trusted:  # the last hop is the client; the proxy said HTTPS
+        assert seen["REMOTE_ADDR"] == "192.0.2.1"
+        assert seen["wsgi.url_scheme"] == "https"
+    else:
+        assert seen["REMOTE_ADDR"] == "127.0.0.1"
+        assert seen["wsgi.url_scheme"] == "http"
+        assert "HTTP_X_FORWARDED_FOR" not in seen and "HTTP_X_FORWARDED_PROTO" not in seen
+
+
+def test_with_several_workers_the_companions_run_once_and_ctrl_c_stops_it(tmp_path):
+    """The jobs worker is a companion of the gunicorn master, not of each server process: on a
+    database without tables it says once that background jobs are not running."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tandem", "serve", "--port", str(port), "--workers", "3"],
+        cwd=ROOT,
+        env=tandem_env(tmp_path, TANDEM_JOBS_WORKERS="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "3 processes" in process.stdout.readline()
+        conn = Connection(port)
+        try:
+            conn.send("GET", "/login/")
+            status, _ = conn.head()
+            assert status.startswith("HTTP/1.1 ")
+        finally:
+            conn.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 0
+    assert stderr.count("Background jobs are not running") == 1, stderr
