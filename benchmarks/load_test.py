@@ -2,7 +2,8 @@
 
     TANDEM_DATABASE_URL=postgresql://…/tandem_bench TANDEM_VAR_DIR=/tmp/bench/var \\
         .venv/bin/python benchmarks/load_test.py [--users 50] [--duration 180] \\
-        [--saturation-users 20] [--saturation-duration 90] [--port 8781] [--out DIR]
+        [--saturation-users 20] [--saturation-duration 90] [--port 8781] [--out DIR] \\
+        [--workers 2] [--threads 4]
 
 1. Prepares the database it is pointed at (a migrated database with a population, e.g. 100,000
    patients from ``tandem synth --format db``): the demo persona logins, linked to the busiest
@@ -11,8 +12,10 @@
    the demo's seeds; a personal access token for the care manager (``worklists:read
    patients:read``). It collects each persona's inputs — open worklist items, their patients
    and family names, through the same queries the pages use — into ``DIR/inputs.json``.
-2. Starts ``tandem serve`` (waitress, the production server) with ``TANDEM_JOBS_WORKERS=0`` so
-   no scheduled refresh runs during the measurement, and waits for its port.
+2. Starts ``tandem serve`` (the production server: ``--workers 2`` gunicorn processes of
+   ``--threads 4`` threads by default; ``--workers 1`` is waitress alone) with
+   ``TANDEM_JOBS_WORKERS=0`` so no scheduled refresh runs during the measurement, and waits for
+   its port.
 3. Runs Locust headless (``benchmarks/load/locustfile.py``) twice: ``--users`` users with 1-5 s
    between actions, then ``--saturation-users`` users with no think time. Locust's CSV files go
    to ``DIR``; the script prints per action: requests, failures, median, p95, p99 and the
@@ -54,7 +57,7 @@ def main() -> int:
     inputs.chmod(0o600)
     summary = json.loads(inputs.read_text())
     print(f"inputs: {inputs} ({_describe(summary)})", flush=True)
-    server = _serve(args.port, args.threads, out / "server.log")
+    server = _serve(args.port, args.threads, args.workers, out / "server.log")
     try:
         runs = [
             ("think", args.users, args.duration, "1"),
@@ -77,12 +80,21 @@ def main() -> int:
 def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--users", type=int, default=50)
-    p.add_argument("--spawn-rate", type=float, default=5.0)
+    # Users sign in as they start (a deliberately slow password hash each): at 5 a second the
+    # sign-ins queued ahead of the measured actions for the first ~25 s of a run; at 2 a
+    # second there is no queue when the statistics are reset (once every user has started).
+    p.add_argument("--spawn-rate", type=float, default=2.0, help="users started per second")
     p.add_argument("--duration", type=int, default=180, help="seconds (with think time)")
     p.add_argument("--saturation-users", type=int, default=20)
     p.add_argument("--saturation-duration", type=int, default=90)
     p.add_argument("--port", type=int, default=8781)
-    p.add_argument("--threads", type=int, default=8, help="waitress threads (tandem serve)")
+    p.add_argument("--threads", type=int, default=4, help="threads per server process")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="server processes (tandem serve --workers: 1 is waitress, more is gunicorn)",
+    )
     p.add_argument("--p95-target", type=float, default=100.0, help="ms")
     p.add_argument("--refresh", action="store_true", help="run the daily refresh if needed")
     p.add_argument("--out", default=None)
@@ -119,8 +131,15 @@ def prepare(*, refresh: bool) -> dict[str, Any]:
     from tandem.outreach import queries
 
     keys = [listed.key for listed in queries.worklists()]
+    from django.conf import settings
+
     connection.close()
-    return {"personas": personas, "token": issued.secret, "api_worklists": keys}
+    return {
+        "personas": personas,
+        "token": issued.secret,
+        "api_worklists": keys,
+        "time_zone": settings.TIME_ZONE,  # the form's times are read in it (locustfile)
+    }
 
 
 def _inputs(key: str, user: Any, username: str, password: str) -> dict[str, Any]:
@@ -174,9 +193,10 @@ def _describe(summary: dict[str, Any]) -> str:
     )
 
 
-def _serve(port: int, threads: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(port: int, threads: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     env = os.environ | {"TANDEM_JOBS_WORKERS": "0"}
     cmd = [str(VENV / "tandem"), "serve", "--port", str(port), "--threads", str(threads)]
+    cmd += ["--workers", str(workers)]
     server = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -17,7 +17,8 @@ between actions (``LOAD_THINK=0``: none, for the saturation run), does one of:
 
 Inputs (``LOAD_INPUTS``, JSON): ``{"personas": [{"username", "password", "worklists": [{"key",
 "site"}], "items": [id…], "patients": [id…], "names": [family name…]}…], "token": "tnd_…",
-"api_worklists": [key…]}``. An action whose inputs are empty (no item on the lists yet, say)
+"api_worklists": [key…], "time_zone": "America/New_York"}`` (the server's ``TANDEM_TIME_ZONE``:
+the contact attempt's time is written in it). An action whose inputs are empty (no item on the lists yet, say)
 is skipped and does not count.
 
 Locust is a benchmark extra (``pip install -e '.[bench]'``): Tandem never imports this file.
@@ -33,12 +34,14 @@ import random
 import re
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from locust import HttpUser, between, constant, task
 
 INPUTS: dict[str, Any] = json.loads(open(os.environ["LOAD_INPUTS"]).read())  # noqa: SIM115
 PERSONAS = itertools.cycle(INPUTS["personas"])
 THINK = os.environ.get("LOAD_THINK", "1") != "0"
+ZONE = ZoneInfo(INPUTS["time_zone"]) if INPUTS.get("time_zone") else None
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -90,7 +93,10 @@ class CareTeamMember(HttpUser):
         token = CSRF.search(page.text)
         if token is None:
             return
-        when = dt.datetime.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
+        # The form's time is read in the server's time zone (not this machine's): five
+        # minutes ago there, or the attempt would be in the future and refused.
+        now = dt.datetime.now(ZONE) if ZONE is not None else dt.datetime.now()
+        when = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
         with self.client.post(
             f"/worklists/items/{pk}/attempts/",
             data={
