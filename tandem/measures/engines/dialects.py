@@ -55,12 +55,23 @@ SQL_TYPES = {
 }
 
 
+_DATA_TYPES: dict[str, exp.DataType] = {}
+
+
+def _cast(x: exp.Expression, to: str) -> exp.Expression:
+    """``CAST(x AS to)``; the type is parsed once (``exp.cast`` copies it, and ``x``)."""
+    data_type = _DATA_TYPES.get(to)
+    if data_type is None:
+        data_type = _DATA_TYPES[to] = exp.DataType.build(to)
+    return exp.cast(x, data_type)
+
+
 def _fn(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _int(n: exp.Expression) -> exp.Expression:
-    return exp.cast(n, "INT")
+    return _cast(n, "INT")
 
 
 def _s(value: str) -> exp.Expression:
@@ -89,7 +100,7 @@ class Dialect:
         if value is None:
             if self.sqlite:
                 return exp.Null()
-            return exp.cast(exp.Null(), self.types[dtype])
+            return _cast(exp.Null(), self.types[dtype])
         if dtype == "bool":
             if self.sqlite:
                 return exp.Literal.number(1 if value else 0)
@@ -104,22 +115,22 @@ class Dialect:
                 if not isinstance(value, dt.datetime)
                 else value.date().isoformat()
             )
-            return _s(text) if self.sqlite else exp.cast(_s(text), "DATE")
+            return _s(text) if self.sqlite else _cast(_s(text), "DATE")
         if dtype == "timestamp":
             if not isinstance(value, dt.datetime):
                 value = dt.datetime.combine(value, dt.time())
             text = sqlite_timestamp_text(value)
-            return _s(text) if self.sqlite else exp.cast(_s(text), self.types["timestamp"])
+            return _s(text) if self.sqlite else _cast(_s(text), self.types["timestamp"])
         raise ValueError(dtype)
 
     def to_float(self, x: exp.Expression) -> exp.Expression:
-        return exp.cast(x, "REAL" if self.sqlite else "DOUBLE")
+        return _cast(x, "REAL" if self.sqlite else "DOUBLE")
 
     def rounding(self, name: str, x: exp.Expression) -> exp.Expression:
         """floor / ceil / trunc to a whole number (SQLite has no FLOOR/CEIL without the math
         extension: built from CAST, which truncates there)."""
         if self.sqlite:
-            t = exp.cast(x, "INTEGER")
+            t = _cast(x, "INTEGER")
             if name == "trunc":
                 return t
             one = exp.Literal.number(1)
@@ -138,26 +149,26 @@ class Dialect:
             )
         else:
             x = exp.Floor(this=x) if name == "floor" else exp.Ceil(this=x)
-        return exp.cast(x, "BIGINT")
+        return _cast(x, "BIGINT")
 
     # --- dates ---------------------------------------------------------------------------
     def to_date(self, x: exp.Expression, dtype: str) -> exp.Expression:
         if dtype == "date":
             return x
-        return _fn("date", x) if self.sqlite else exp.cast(x, "DATE")
+        return _fn("date", x) if self.sqlite else _cast(x, "DATE")
 
     def to_timestamp(self, x: exp.Expression, dtype: str) -> exp.Expression:
         if dtype == "timestamp":
             return x
         if self.sqlite:
             return exp.DPipe(this=x, expression=_s(" 00:00:00.000000"))
-        return exp.cast(x, self.types["timestamp"])
+        return _cast(x, self.types["timestamp"])
 
     def part(self, name: str, x: exp.Expression) -> exp.Expression:
         if self.sqlite:
             fmt = {"year": "%Y", "month": "%m", "day": "%d"}[name]
-            return exp.cast(_fn("strftime", _s(fmt), x), "INTEGER")
-        return exp.cast(exp.Extract(this=exp.Var(this=name.upper()), expression=x), "INT")
+            return _cast(_fn("strftime", _s(fmt), x), "INTEGER")
+        return _cast(exp.Extract(this=exp.Var(this=name.upper()), expression=x), "INT")
 
     def _null_if_null(self, n: exp.Expression, value: exp.Expression) -> exp.Expression:
         """SQLite's printf turns a null count into 0: keep null instead."""
@@ -202,7 +213,7 @@ class Dialect:
         else:
             month = exp.Interval(this=_s("1"), unit=exp.Var(this="MONTH"))
             moved = exp.Add(this=x, expression=exp.Mul(this=_int(n), expression=month))
-        return exp.cast(moved, "DATE") if dtype == "date" else moved
+        return _cast(moved, "DATE") if dtype == "date" else moved
 
     def _keep_time(self, new_date: exp.Expression, ts: exp.Expression) -> exp.Expression:
         return exp.DPipe(this=new_date, expression=_fn("substr", ts, exp.Literal.number(11)))
@@ -213,7 +224,7 @@ class Dialect:
         da, db = self.to_date(a, a_type), self.to_date(b, b_type)
         if self.sqlite:
             diff = exp.Sub(this=_fn("julianday", db), expression=_fn("julianday", da))
-            return exp.cast(diff, "INTEGER")
+            return _cast(diff, "INTEGER")
         if self.name == "duckdb":
             return _fn("date_diff", _s("day"), da, db)
         if self.name == "spark":

@@ -53,6 +53,7 @@ from tandem.measures.engines.sql_compile import (
     named_table,
     union_all,
 )
+from tandem.measures.engines.sql_semijoin import exists_as_semi_joins
 from tandem.measures.lang_nodes import Expr, arrow_dtype
 from tandem.measures.lang_walk import (
     PATIENT_VAR,
@@ -147,6 +148,13 @@ class SQLEngine:
             if "patient_id" in names:
                 cur.execute(f'CREATE INDEX ON {name} ("patient_id")')
             cur.execute(f"ANALYZE {name}")
+
+    def _sql(self, select: exp.Expression) -> str:
+        """The SQL of a statement. DuckDB: correlated ``EXISTS`` filters as semi-joins first
+        (``sql_semijoin``; rewrites ``select`` in place, so generate each tree once)."""
+        if self.name == "duckdb":
+            exists_as_semi_joins(select)
+        return select.sql(dialect=self.name)
 
     def _exec(self, con: Any, sql: str) -> Any:
         self.last_sql.append(sql)
@@ -257,7 +265,9 @@ class SQLEngine:
 
         def materialize(select: exp.Select, per_patient: bool) -> str:
             restrict = cohort_name if per_patient else None
-            sql = select.sql(dialect=self.name)
+            source = select.find(exp.Table)
+            plain = source is not None and len(list(select.find_all(exp.Select))) == 1
+            sql = self._sql(select)
             key = sql
             if restrict is not None and key in store.names:
                 return store.names[key]  # already stored for every patient: read that
@@ -272,8 +282,8 @@ class SQLEngine:
                     store.cohort_only[name] = restrict
                 if not per_patient:  # sites, practitioners
                     store.no_patient.add(name)
-                source = select.find(exp.Table)
-                if source is not None and len(list(select.find_all(exp.Select))) == 1:
+                if plain:
+                    assert source is not None
                     # a plain filter of a stored prefix: cheaper to repeat than to copy; on
                     # DuckDB, of an analytic table too unless read often (filters are applied
                     # while scanning)
@@ -491,7 +501,7 @@ class SQLEngine:
             return True
         source = select.find(exp.Table)
         assert source is not None
-        body = sql if sql is not None else select.sql(dialect=self.name)
+        body = sql if sql is not None else self._sql(select)
         kept = self._exec(con, f"SELECT count(*) FROM ({body}) AS k")[0][0]  # noqa: S608
         table = source.sql(dialect=self.name)
         total = self._exec(con, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
@@ -510,7 +520,7 @@ class SQLEngine:
         """The outputs as Arrow (``conform_results``); with ``positions`` (DuckDB) the first
         column is each row's place among all patients: ``(table, places)``."""
         if self.name == "duckdb":  # columns straight from DuckDB, no Python row objects
-            sql = select.sql(dialect=self.name)
+            sql = self._sql(select)
             self.last_sql.append(sql)
             table = con.sql(sql).to_arrow_table()
             if positions:
@@ -545,7 +555,7 @@ class SQLEngine:
     ) -> None:
         """Store a stage or frame prefix as a temporary table (indexed on ``patient_id``
         outside DuckDB when it has one). ``sql``: the select's SQL when already generated."""
-        body = sql if sql is not None else select.sql(dialect=self.name)
+        body = sql if sql is not None else self._sql(select)
         self._exec(con, f"CREATE TEMPORARY TABLE {name} AS {body}")
         if self.name != "duckdb" and per_patient:
             self._exec(con, f'CREATE INDEX {name}_pid ON {name} ("patient_id")')
@@ -553,11 +563,11 @@ class SQLEngine:
     def _view(self, con: Any, name: str, select: exp.Select, sql: str | None = None) -> None:
         """A temporary view (read once: the database inlines it where it is read)."""
         self._views.add(name)
-        body = sql if sql is not None else select.sql(dialect=self.name)
+        body = sql if sql is not None else self._sql(select)
         self._exec(con, f"CREATE TEMPORARY VIEW {name} AS {body}")
 
     def _query(self, con: Any, select: exp.Select) -> list[Any]:
-        return list(self._exec(con, select.sql(dialect=self.name)) or [])
+        return list(self._exec(con, self._sql(select)) or [])
 
     def _drop(self, con: Any, name: str) -> None:
         if name in self._registered:

@@ -220,6 +220,32 @@ class Compiler:
             self._constant[key] = (e, value)  # keep e alive: ids of freed nodes are reused
         return self._constant[key][1]
 
+    def decided(self, e: n.Expr) -> n.Expr | bool | None:
+        """An ``and``/``or`` one constant side decides (a parameter flag, a folded date test):
+        its value (``False`` for ``x & FALSE``, ``True`` for ``x | TRUE``) or the other side
+        (``x & TRUE``, ``x | FALSE``); None otherwise. The same three-valued logic: a null
+        constant decides nothing. The side not computed is never compiled, so its frames are
+        neither stored nor read (FUH's ``count_visits_with_mh_dx`` off: no diagnosis join)."""
+        if not isinstance(e, n.BinOp) or e.op not in ("and", "or"):
+            return None
+        for side, other in ((e.left, e.right), (e.right, e.left)):
+            if not self.is_constant(side):
+                continue
+            value = self._folder.eval(side, {})
+            if value is None:
+                continue
+            if e.op == "and":
+                return other if value else False
+            return True if value else other
+        return None
+
+    def live_children(self, e: n.Expr) -> list[n.Expr]:
+        """``children`` without the side of an ``and``/``or`` that ``decided`` drops."""
+        decided = self.decided(e)
+        if decided is None:
+            return list(children(e))
+        return [] if isinstance(decided, bool) else [decided]
+
     # --- hoisting --------------------------------------------------------------------------
     def plan_stages(self, outputs: list[n.Expr]) -> list[list[n.Expr]]:
         """Patient-level aggregates grouped by stage (inputs always in earlier stages)."""
@@ -233,7 +259,7 @@ class Compiler:
             if key in self.hoisted:  # computed by an earlier stage
                 level[key] = 0
                 return 0
-            below = max((visit(c) for c in children(e)), default=0)
+            below = max((visit(c) for c in self.live_children(e)), default=0)
             if isinstance(e, n.AGGREGATES) and self.walker.is_patient_level(e):
                 below += 1
                 nodes[key] = e
@@ -300,6 +326,11 @@ class Compiler:
         return col(info.alias, e.name)
 
     def binop(self, e: n.BinOp, scope: Scope) -> exp.Expression:
+        decided = self.decided(e)
+        if isinstance(decided, bool):
+            return self.d.literal(decided, "bool")
+        if decided is not None:
+            return self.expr(decided, scope)
         if e.op == "or" and (merged := self.any_valueset(e, scope)) is not None:
             return merged
         if e.op == "or" and (merged := self.any_exists(e, scope)) is not None:
