@@ -87,3 +87,34 @@ def test_a_suite_on_postgres_matches_the_oracle(
     )
     for key, result in zip(keys, results, strict=True):
         assert _facts(result) == _facts(oracle[key]), key
+
+
+def test_duckdb_sql_without_sqlglots_copy_is_the_same_text(
+    population: dict[str, pa.Table],
+) -> None:
+    """DuckDB's statements are generated with ``copy=False`` (speed, ``SQLEngine._sql``):
+    every statement of a whole suite must read exactly as with SQLGlot's defensive copy."""
+    import re
+
+    from tandem.measures.engines.sql import SQLEngine
+    from tandem.measures.engines.sql_semijoin import exists_as_semi_joins
+
+    class Copying(SQLEngine):
+        def _sql(self, select: Any) -> str:
+            exists_as_semi_joins(select)
+            return str(select.sql(dialect=self.name))  # SQLGlot's default: copy=True
+
+    def statements(engine: SQLEngine) -> list[str]:
+        evaluate_many(
+            [definitions.select(k, PERIOD).measure() for k in definitions.REGISTRY],
+            population,
+            vs_module.for_year(2025),
+            period=PERIOD,
+            engine=engine,
+        )
+        # each run names its tables with a fresh prefix
+        return [re.sub(r"tandem_[0-9a-f]{8}_", "tandem_X_", s) for s in engine.last_sql]
+
+    copied = statements(Copying("duckdb"))
+    assert len(copied) > 500
+    assert statements(SQLEngine("duckdb")) == copied

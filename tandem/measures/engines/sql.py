@@ -151,9 +151,16 @@ class SQLEngine:
 
     def _sql(self, select: exp.Expression) -> str:
         """The SQL of a statement. DuckDB: correlated ``EXISTS`` filters as semi-joins first
-        (``sql_semijoin``; rewrites ``select`` in place, so generate each tree once)."""
+        (``sql_semijoin``; rewrites ``select`` in place, so generate each tree once).
+
+        DuckDB's is generated without SQLGlot's defensive copy of the tree (``copy=False``):
+        each tree is generated once and not read after, and the copy was most of the compile
+        time (~2 s of the 1 M suite). The text is the same: all 1,186 statements of the 2026
+        suite and 1,174 of the 2025 suite compared equal with and without the copy
+        (2026-12-04). The other dialects keep the copy (not compared)."""
         if self.name == "duckdb":
             exists_as_semi_joins(select)
+            return select.sql(dialect=self.name, copy=False)
         return select.sql(dialect=self.name)
 
     def _exec(self, con: Any, sql: str) -> Any:
