@@ -243,3 +243,82 @@ def _nonnull_frames(e: n.Expr) -> dict[int, n.Frame]:
     if isinstance(e, n.BinOp) and e.op in ("add", "sub", "mul", "div"):
         return {**_nonnull_frames(e.left), **_nonnull_frames(e.right)}
     return {}
+
+
+Key = tuple[object, ...]
+
+
+def structural_key(e: n.Expr) -> Key:
+    """A value equal for two trees that compute the same thing: the same node kinds,
+    operators, literals, tables and value sets, with row variables bound inside ``e``
+    numbered in the order they are bound (so ``exists(t.where(lambda r: r.x == 1))`` built
+    twice has one key). Variables free in ``e`` keep their ids (the patient's is shared).
+    Used to compute repeated patient-level aggregates once (a measure's strata and groups
+    build the same tests again; the nodes compare by identity)."""
+    env: dict[int, int] = {}
+    memo: dict[int, Key] = {}
+
+    def bind(row: n.Row) -> int:
+        if row.var_id not in env:
+            env[row.var_id] = len(env) + 1
+        return env[row.var_id]
+
+    def lit(value: object) -> Key:
+        return (type(value).__name__, value)
+
+    def frame_key(f: n.Frame) -> Key:
+        if isinstance(f, n.Table):
+            return ("table", f.table_name)
+        if isinstance(f, n.Where):
+            return ("where", frame_key(f.parent), bind(f.row), key(f.predicate))
+        if isinstance(f, n.Annotate):
+            row = bind(f.row)
+            cols = tuple((name, key(x)) for name, x in f.exprs.items())
+            return ("annotate", frame_key(f.parent), row, cols)
+        raise TypeError(f"no structural key for frame {type(f).__name__}")
+
+    def key(x: n.Expr) -> Key:  # noqa: C901 - one case per node kind
+        if id(x) in memo:
+            return memo[id(x)]
+        out: Key
+        if isinstance(x, n.Lit):
+            out = ("lit", x.dtype, *lit(x.value))
+        elif isinstance(x, n.Param):
+            out = ("param", x.name, x.dtype)
+        elif isinstance(x, n.Field):
+            var = ("bound", env[x.row.var_id]) if x.row.var_id in env else ("free", x.row.var_id)
+            out = ("field", var, x.name, x.dtype)
+        elif isinstance(x, n.BinOp):
+            out = ("binop", x.op, key(x.left), key(x.right))
+        elif isinstance(x, n.Not):
+            out = ("not", key(x.arg))
+        elif isinstance(x, n.IsNull):
+            out = ("isnull", key(x.arg))
+        elif isinstance(x, n.In):
+            out = ("in", key(x.arg), tuple(lit(v) for v in x.values))
+        elif isinstance(x, n.InValueSet):
+            out = ("valueset", x.valueset, key(x.system), key(x.code))
+        elif isinstance(x, n.Func):
+            out = ("func", x.name, x.dtype, tuple(key(a) for a in x.args))
+        elif isinstance(x, n.AnyOf):
+            out = ("anyof", tuple((name, key(b)) for name, b in x.branches.items()))
+        elif isinstance(x, n.Exists | n.Count):
+            out = (type(x).__name__, frame_key(x.frame))
+        elif isinstance(x, n.Agg):
+            out = ("agg", x.kind, x.dtype, frame_key(x.frame), bind(x.row), key(x.value))
+        elif isinstance(x, n.Pick):
+            picked = x.picked
+            row = (frame_key(picked.frame), bind(picked.row))
+            keys = tuple(key(k) for k in picked.keys)
+            out = ("pick", row, picked.last, picked.nulls, keys, key(x.value))
+        elif isinstance(x, n.CoveredDays):
+            parts = tuple(
+                (frame_key(p.frame), bind(p.row), key(p.start), key(p.end)) for p in x.parts
+            )
+            out = ("covered", parts, key(x.lo), key(x.hi))
+        else:
+            raise TypeError(f"no structural key for {type(x).__name__}")
+        memo[id(x)] = out
+        return out
+
+    return key(e)

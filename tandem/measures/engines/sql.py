@@ -330,7 +330,7 @@ class SQLEngine:
                 columns = [c for c, _ in first] if counter == len(names) else None
                 select = self._stage(compiler, stage, names, current, scope, columns)
                 plan.steps.append(("stage", name, select, None))
-                compiler.hoisted.update(names)
+                compiler.hoist(names)
                 current = named_table(name)
                 compiler.stage_table = current
 

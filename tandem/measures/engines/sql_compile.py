@@ -28,7 +28,16 @@ from tandem.measures import lang_nodes as n
 from tandem.measures.engines.dialects import Dialect
 from tandem.measures.engines.in_memory import constant_folder
 from tandem.measures.engines.sql_decorrelate import decorrelated
-from tandem.measures.lang_walk import PATIENT_VAR, Walker, children, frame_steps, sources, walk
+from tandem.measures.lang_walk import (
+    PATIENT_VAR,
+    Key,
+    Walker,
+    children,
+    frame_steps,
+    sources,
+    structural_key,
+    walk,
+)
 
 PATIENT_ALIAS = "p"
 CURRENT = -1  # scope key: the alias of the innermost query being compiled
@@ -186,6 +195,9 @@ class Compiler:
         self.params = params
         self.walker = walker
         self.hoisted: dict[int, str] = {}  # id(aggregate) -> column name in the stage
+        # the first aggregate of each structure, and the repeats (id -> first; see plan_stages)
+        self._canonical: dict[Key, n.Expr] = {}
+        self._same: dict[int, tuple[n.Expr, n.Expr]] = {}
         self._aliases = itertools.count(1)
         self._constant: dict[int, tuple[n.Expr, bool]] = {}
         self._folder = constant_folder(params, walker)
@@ -248,7 +260,11 @@ class Compiler:
 
     # --- hoisting --------------------------------------------------------------------------
     def plan_stages(self, outputs: list[n.Expr]) -> list[list[n.Expr]]:
-        """Patient-level aggregates grouped by stage (inputs always in earlier stages)."""
+        """Patient-level aggregates grouped by stage (inputs always in earlier stages).
+
+        An aggregate built again with the same structure (``lang_walk.structural_key``: a
+        measure's groups and strata repeat tests) is not planned: it reads the column of the
+        first one once that is hoisted (``hoist``)."""
         level: dict[int, int] = {}
         nodes: dict[int, n.Expr] = {}
 
@@ -259,8 +275,19 @@ class Compiler:
             if key in self.hoisted:  # computed by an earlier stage
                 level[key] = 0
                 return 0
+            patient_level = isinstance(e, n.AGGREGATES) and self.walker.is_patient_level(e)
+            if patient_level:
+                first = self._canonical.setdefault(structural_key(e), e)
+                if first is not e:
+                    self._same[key] = (e, first)  # keep e alive: ids are reused
+                    if id(first) in self.hoisted:
+                        self.hoisted[key] = self.hoisted[id(first)]
+                        level[key] = 0
+                        return 0
+                    level[key] = visit(first)
+                    return level[key]
             below = max((visit(c) for c in self.live_children(e)), default=0)
-            if isinstance(e, n.AGGREGATES) and self.walker.is_patient_level(e):
+            if patient_level:
                 below += 1
                 nodes[key] = e
             level[key] = below
@@ -272,6 +299,13 @@ class Compiler:
         for key, e in nodes.items():
             stages[level[key] - 1].append(e)
         return stages
+
+    def hoist(self, names: dict[int, str]) -> None:
+        """Aggregates computed by a stage (``id`` -> column), and their repeats."""
+        self.hoisted.update(names)
+        for key, (_, first) in self._same.items():
+            if key not in self.hoisted and id(first) in self.hoisted:
+                self.hoisted[key] = self.hoisted[id(first)]
 
     # --- expressions -----------------------------------------------------------------------
     def expr(self, e: n.Expr, scope: Scope) -> exp.Expression:  # noqa: C901 - dispatch
