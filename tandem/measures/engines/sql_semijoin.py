@@ -17,6 +17,19 @@ conditions read that source and the rows of the query that holds the WHERE (no c
 query further out). Conditions on the inner rows alone stay in a derived table's WHERE (they
 may hold uncorrelated subqueries: value-set lists, semi-joins); the conditions that relate
 inner and outer rows become the ON clause and must hold no subquery.
+
+An ``EXISTS`` used as a value (a column of a SELECT list: CMS68's numerator of each
+qualifying encounter) is the same dependent join. When the query reads one source (semi-joins
+aside) and the relation to it is more than equalities, the value is written as membership of
+the outer row's correlated columns among the source rows that have a match::
+
+    COALESCE((t0.a, t0.b) IN (SELECT t0.a, t0.b FROM source AS t0 SEMI JOIN inner AS t1
+                              ON <the same conditions>), FALSE)
+
+— the conditions read only those columns of the outer row, so a row is a member exactly when
+it has a match. Every relating condition must be a comparison whose outer columns pass only
+through casts and arithmetic (null in, null out): a null outer column then matches nothing in
+either form (CMS68's prefix at 1 M: 2.3–2.6 s → 1.6–1.7 s, same rows).
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ def exists_as_semi_joins(select: exp.Expression) -> exp.Expression:
     """Rewrite, in place, every SELECT of ``select`` (at any depth); returns ``select``."""
     for query in list(select.find_all(exp.Select)):
         _rewrite(query)
+        _rewrite_values(query)
     return select
 
 
@@ -98,6 +112,84 @@ def _as_join(conjunct: exp.Expression, outer: set[str]) -> exp.Join | None:
         test, anti = _unwrap(test.this), True
     if not isinstance(test, exp.Exists):
         return None
+    parts = _split(test, outer)
+    if parts is None:
+        return None
+    target, related = parts
+    on = exp.and_(*related, copy=False)
+    return exp.Join(this=target, on=on, kind="ANTI" if anti else "SEMI")
+
+
+def _rewrite_values(query: exp.Select) -> None:
+    """``EXISTS`` in the SELECT list as membership among the source's matching rows."""
+    from_ = query.args.get("from_")
+    if from_ is None or any(
+        j.args.get("kind") not in ("SEMI", "ANTI") for j in query.args.get("joins") or []
+    ):
+        return
+    source = from_.this
+    alias = _source_alias(source)
+    if not alias:
+        return
+    for item in query.expressions:
+        for test in list(item.find_all(exp.Exists)):
+            if test.find_ancestor(exp.Select) is not query:
+                continue  # the EXISTS of a subquery: its own scope
+            parts = _split(test, {alias})
+            if parts is None:
+                continue
+            target, related = parts
+            if all(_column_equality(c) for c in related):
+                continue  # equalities: DuckDB decorrelates these with a plain hash join
+            if not all(_null_rejecting(c, alias) for c in related):
+                continue
+            names = sorted(
+                {c.name for r in related for c in r.find_all(exp.Column) if c.table == alias}
+            )
+            columns = [exp.column(name, table=alias, quoted=True) for name in names]
+            rows = exp.select(*columns, copy=False).from_(source.copy(), copy=False)
+            rows = rows.join(
+                target, on=exp.and_(*related, copy=False), join_type="SEMI", copy=False
+            )
+            key = (
+                columns[0].copy()
+                if len(columns) == 1
+                else exp.Tuple(expressions=[c.copy() for c in columns])
+            )
+            member = exp.In(this=key, query=exp.Subquery(this=rows))
+            test.replace(exp.Coalesce(this=member, expressions=[exp.Boolean(this=False)]))
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+_NULL_IN_NULL_OUT = (exp.Paren, exp.Cast, exp.TryCast, exp.Add, exp.Sub, exp.Mul)
+
+
+def _column_equality(c: exp.Expression) -> bool:
+    c = _unwrap(c)
+    return isinstance(c, exp.EQ) and all(
+        isinstance(_unwrap(side), exp.Column) for side in (c.this, c.expression)
+    )
+
+
+def _null_rejecting(c: exp.Expression, alias: str) -> bool:
+    """A comparison that is null whenever a column of ``alias`` it reads is null."""
+    c = _unwrap(c)
+    if not isinstance(c, _COMPARISONS):
+        return False
+    for column in c.find_all(exp.Column):
+        if column.table != alias:
+            continue
+        node = column.parent
+        while node is not c:
+            if not isinstance(node, _NULL_IN_NULL_OUT):
+                return False
+            node = node.parent
+    return True
+
+
+def _split(test: exp.Exists, outer: set[str]) -> tuple[exp.Expression, list[exp.Expression]] | None:
+    """(the inner source, filtered by its own conditions; the conditions relating inner and
+    outer rows), or None when the subquery has another shape."""
     sub = test.this
     if not isinstance(sub, exp.Select) or any(
         sub.args.get(k) for k in ("joins", "group", "having", "limit", "qualify", "distinct")
@@ -128,8 +220,7 @@ def _as_join(conjunct: exp.Expression, outer: set[str]) -> exp.Join | None:
         body = exp.select(exp.Star(), copy=False).from_(source, copy=False)
         body = body.where(exp.and_(*inner_only, copy=False), copy=False)
         target = exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias)))
-    on = exp.and_(*related, copy=False)
-    return exp.Join(this=target, on=on, kind="ANTI" if anti else "SEMI")
+    return target, related
 
 
 __all__ = ["exists_as_semi_joins"]

@@ -99,3 +99,94 @@ def test_only_filters_reading_the_query_itself_become_joins() -> None:
     semi = tree.args["joins"][0]
     assert "IN (SELECT 1)" in semi.this.sql(dialect="duckdb")
     assert semi.args["on"].sql(dialect="duckdb") == "t2.k = t0.k"
+
+
+def test_an_aggregate_built_twice_is_computed_once() -> None:
+    # the same tests built again (a measure's groups and strata do): one column each
+    def recent() -> q.Expr:
+        return ENC.where(lambda e: e.start >= dt.datetime(2025, 3, 2)).count()
+
+    def diagnosed() -> q.Expr:
+        return ENC.where(lambda e: DX.where(lambda c: c.onset <= e.start).exists()).exists()
+
+    outputs = {
+        "a": recent(),
+        "b": recent() + 1,
+        "c": diagnosed(),
+        "d": diagnosed() & (recent() >= 1),
+        # a different bound: not the same aggregate
+        "e": ENC.where(lambda e: e.start >= dt.datetime(2025, 3, 6)).count(),
+    }
+    for dialect in ("duckdb", "sqlite"):
+        engine = SQLEngine(dialect)
+        got = run(engine, outputs)
+        assert got == {
+            "p1": {"a": 1, "b": 2, "c": True, "d": True, "e": 1},
+            "p2": {"a": 1, "b": 2, "c": False, "d": False, "e": 0},
+        }, dialect
+        text = "\n".join(s for s in engine.last_sql if s.startswith("CREATE"))
+        # three patient-level aggregates: the two counts and the exists
+        assert text.count("COUNT(DISTINCT") == 2, text
+        assert len({s for s in engine.last_sql if "conditions" in s and "CREATE" in s}) <= 2
+
+
+def test_structural_key_tells_bound_variables_apart_from_free_ones() -> None:
+    from tandem.measures.lang_walk import structural_key
+
+    a = ENC.where(lambda e: e.start >= q.param("period_start", "date")).exists()
+    b = ENC.where(lambda e: e.start >= q.param("period_start", "date")).exists()
+    c = ENC.where(lambda e: e.end >= q.param("period_start", "date")).exists()
+    d = ENC.where(lambda e: e.start >= q.param("period_end", "date")).exists()
+    assert structural_key(a) == structural_key(b)
+    assert len({structural_key(x) for x in (a, c, d)}) == 3
+    # nested: the inner frame binds its own row, the outer row is bound by the outer frame
+    inner = [
+        ENC.where(lambda e: DX.where(lambda c: c.onset <= e.start).exists()).exists()
+        for _ in range(2)
+    ]
+    assert structural_key(inner[0]) == structural_key(inner[1])
+
+
+def test_a_range_correlated_exists_used_as_a_value_is_a_membership_on_duckdb() -> None:
+    # each encounter: is a diagnosis recorded on or before its start? (a value per row, as an
+    # episode measure's numerator); e4 has no start: no diagnosis can precede it
+    tables = make_tables(
+        encounters=[
+            visit("p1", "e1", 10),
+            visit("p1", "e2", 1),
+            visit("p2", "e3", 5),
+            {**visit("p2", "e4", 25), "start": None},
+        ],
+        conditions=[dx("p1", "c1", 5), dx("p2", "c2", 20)],
+    )
+    flagged = ENC.with_columns(diagnosed=lambda e: DX.where(lambda c: c.onset <= e.start).exists())
+    outputs = {
+        "yes": flagged.where(lambda e: e.diagnosed).count(),
+        "no": flagged.where(lambda e: ~e.diagnosed).count(),
+    }
+    expected = {"p1": {"yes": 1, "no": 1}, "p2": {"yes": 0, "no": 2}}
+    for dialect in ("duckdb", "sqlite"):
+        engine = SQLEngine(dialect)
+        assert run_outputs(outputs, tables, {}, engine=engine) == expected, dialect
+    text = "\n".join(s for s in engine.last_sql if s.startswith("CREATE"))
+    assert "EXISTS(" in text  # SQLite keeps the correlated form
+    engine = SQLEngine("duckdb")
+    run_outputs(outputs, tables, {}, engine=engine)
+    text = "\n".join(s for s in engine.last_sql if s.startswith("CREATE"))
+    assert "EXISTS(" not in text and "SEMI JOIN" in text, text
+
+
+def test_an_exists_value_that_a_null_outer_column_could_satisfy_stays_correlated() -> None:
+    outer = parse_one(
+        "SELECT t0.a, EXISTS(SELECT 1 FROM x AS t1 WHERE t1.p = t0.p "
+        "AND COALESCE(t0.d, t1.d) >= t1.d) AS v FROM y AS t0"
+    )
+    exists_as_semi_joins(outer)
+    assert outer.find(exp.Exists) is not None
+    ranged = parse_one(
+        "SELECT t0.a, EXISTS(SELECT 1 FROM x AS t1 WHERE t1.p = t0.p "
+        "AND CAST(t0.d AS DATE) + 30 >= t1.d) AS v FROM y AS t0"
+    )
+    exists_as_semi_joins(ranged)
+    assert ranged.find(exp.Exists) is None
+    assert "IN (SELECT" in ranged.sql(dialect="duckdb")
