@@ -255,7 +255,12 @@ def test_the_read_audit_names_the_basis_and_the_directives_that_granted(team):
     assert "basis=care-team" in bob_event.detail and "consent=" not in bob_event.detail
 
 
-def test_matching_directives_is_one_query(team, django_assert_num_queries):
+def test_matching_directives_is_one_query_after_a_check_for_any(team, django_assert_num_queries):
+    reader = gate._reader(team.alice)
+    # no active directive (most patients): one plain read says so
+    with django_assert_num_queries(1):
+        assert gate._consented_labels(reader, team.pat.pk, "treatment") == {}
+
     share(
         team,
         recipients=[person(team.practitioner(team.alice)), s.RecipientSpec("role", role="pcp")],
@@ -263,7 +268,8 @@ def test_matching_directives_is_one_query(team, django_assert_num_queries):
     share(team, categories=["hiv"], recipients=[s.RecipientSpec("site", site_id=team.pc_site.pk)])
     reader = gate._reader(team.alice)
 
-    with django_assert_num_queries(1):
+    # that read, then one query matches every directive and recipient
+    with django_assert_num_queries(2):
         granted = gate._consented_labels(reader, team.pat.pk, "treatment")
 
     assert set(granted) == {"substance-use", "hiv"}
