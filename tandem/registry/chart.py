@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from tandem.core.lib import display as d
@@ -224,7 +225,10 @@ def medications(orders: Iterable[Any], dispenses: Iterable[Any], *, today: dt.da
         until = gap = None
         if last is not None:
             used.update(f.pk for f in fills if f.order_id == order.pk or f.code == order.code)
-            until = last.dispensed_at.date() + dt.timedelta(days=last.days_supply)
+            # the day of the fill where the clinic is (``today`` is that zone's date too): the
+            # UTC date of an evening fill is the next day, a gap one day short
+            filled = timezone.localtime(last.dispensed_at).date()
+            until = filled + dt.timedelta(days=last.days_supply)
             gap = (today - until).days if today > until else None
         name = d.display_name(order.code_system, order.code, order.display, limit=60)
         lines.append(Medication(name, order, last, until, gap))

@@ -161,6 +161,31 @@ def test_medications_show_the_last_fill_and_the_gap_in_supply(client, team):
     assert "30 days" in meds and "Out of supply for 30 days" in meds
 
 
+def test_the_supply_gap_counts_days_where_the_clinic_is(settings):
+    """An evening fill in Chicago is already the next day in UTC: the supply runs from the
+    clinic's day of the fill (it was one day short between 18:00 and midnight, local)."""
+    from types import SimpleNamespace
+
+    from tandem.registry import chart as c
+
+    settings.TIME_ZONE = "America/Chicago"
+    order = SimpleNamespace(pk=1, code_system="rxnorm", code="860975", display="metformin")
+    fill = SimpleNamespace(
+        pk=2,
+        order_id=1,
+        code_system="rxnorm",
+        code="860975",
+        days_supply=30,
+        # 2026-10-05 19:35 in Chicago (CDT)
+        dispensed_at=dt.datetime(2026, 10, 6, 0, 35, tzinfo=dt.UTC),
+    )
+
+    (line,), others = c.medications([order], [fill], today=dt.date(2026, 12, 4))
+
+    assert line.supply_until == dt.date(2026, 11, 4)
+    assert line.gap_days == 30 and others == []
+
+
 def test_assessments_show_the_score_band_and_its_trend(client, team):
     from tandem.screening.models import AssessmentResponse
 
