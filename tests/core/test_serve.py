@@ -43,6 +43,7 @@ def tandem_env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 
 # One waitress process, and gunicorn's master with two server processes.
+STOP_TIMEOUT = 30  # seconds: well above tandem serve's graceful stop under gunicorn (10 s)
 WORKERS = pytest.mark.parametrize("workers", [1, 2], ids=["waitress", "gunicorn"])
 
 
@@ -66,7 +67,14 @@ def serving(var_dir: Path, workers: int = 1, **env: str) -> Iterator[int]:
         yield port
     finally:
         process.terminate()
-        process.communicate(timeout=10)
+        try:
+            # gunicorn's master gives its workers up to GRACEFUL_STOP_SECONDS to finish, then
+            # kills them: a stop took over 10 s (CI, 2026-12-05; then gunicorn's 30 s default)
+            process.communicate(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
 
 
 class Connection:
@@ -270,7 +278,7 @@ def test_with_several_workers_the_companions_run_once_and_ctrl_c_stops_it(tmp_pa
             conn.close()
     finally:
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=STOP_TIMEOUT)
 
     assert process.returncode == 0
     assert stderr.count("Background jobs are not running") == 1, stderr
