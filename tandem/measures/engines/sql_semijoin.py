@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tandem.measures.engines.sql_compile import _flatten_and
+
 
 def exists_as_semi_joins(select: exp.Expression) -> exp.Expression:
     """Rewrite, in place, every SELECT of ``select`` (at any depth); returns ``select``."""
@@ -43,20 +45,6 @@ def exists_as_semi_joins(select: exp.Expression) -> exp.Expression:
         _rewrite(query)
         _rewrite_values(query)
     return select
-
-
-def _conjuncts(e: exp.Expression) -> list[exp.Expression]:
-    out: list[exp.Expression] = []
-    stack = [e]
-    while stack:
-        c = stack.pop()
-        if isinstance(c, exp.Paren):
-            stack.append(c.this)
-        elif isinstance(c, exp.And):
-            stack.extend([c.expression, c.this])
-        else:
-            out.append(c)
-    return out
 
 
 def _unwrap(e: exp.Expression) -> exp.Expression:
@@ -92,7 +80,7 @@ def _rewrite(query: exp.Select) -> None:
         return
     keep: list[exp.Expression] = []
     joins: list[exp.Join] = []
-    for conjunct in _conjuncts(where.this):
+    for conjunct in _flatten_and([where.this]):
         join = _as_join(conjunct, outer)
         if join is None:
             keep.append(conjunct)
@@ -205,7 +193,7 @@ def _split(test: exp.Exists, outer: set[str]) -> tuple[exp.Expression, list[exp.
     inner_only: list[exp.Expression] = []
     related: list[exp.Expression] = []
     where = sub.args.get("where")
-    for c in _conjuncts(where.this) if where is not None else []:
+    for c in _flatten_and([where.this]) if where is not None else []:
         read = _aliases_read(c)
         if read <= {alias} | _aliases_declared(c):
             inner_only.append(c)
