@@ -176,11 +176,13 @@ def evaluate_many(
         needed |= valuesets_used(exprs)
     vs = resolve_valuesets(needed, valuesets)
     data = dict(tables) if tables is not None else None
-    results = run_tables(jobs, data, vs)
-    return [
-        lang_results.build(m, table, period, eng.name)
-        for m, table in zip(measures, results, strict=True)
-    ]
+
+    def build(index: int, table: pa.Table) -> lang_results.MeasureResult:
+        return lang_results.build(measures[index], table, period, eng.name)
+
+    # each measure is scored while the engine runs the next one's statements
+    results: list[lang_results.MeasureResult] = run_tables(jobs, data, vs, finish=build)
+    return results
 
 
 def measure_table(

@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,9 +208,16 @@ class SQLEngine:
         jobs: list[Job],
         tables: dict[str, pa.Table] | None,
         valuesets: dict[str, frozenset[tuple[str, str]]],
-    ) -> list[pa.Table]:
+        finish: Callable[[int, pa.Table], Any] | None = None,
+    ) -> list[Any]:
         """Several evaluations in one run (``run_table`` per job) sharing their stored frame
-        prefixes: a prefix two jobs read is computed once (a measure suite shares many)."""
+        prefixes: a prefix two jobs read is computed once (a measure suite shares many).
+
+        Each job's fetched rows are completed (spread over every patient, then ``finish(i,
+        table)`` when given: ``evaluate_many`` scores them) on one worker thread while the
+        database runs the next job's statements: that Python work (Arrow takes, numpy
+        scoring; both release the GIL for the bulk of it) then uses the core the database
+        leaves idle between statements. Returns each job's table, or ``finish``'s value."""
         self.last_sql = []
         con = self._connect()
         tag = uuid.uuid4().hex[:8]
@@ -241,10 +250,15 @@ class SQLEngine:
                 self._compile(job, tmp, f"{tag}_{i}", store, i, valuesets)
                 for i, job in enumerate(jobs)
             ]
-            return [
-                self._execute(con, plan, store, i, created, job)
-                for i, (plan, job) in enumerate(zip(plans, jobs, strict=True))
-            ]
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tandem-finish") as worker:
+                pending: list[Future[Any]] = []
+                for i, (plan, job) in enumerate(zip(plans, jobs, strict=True)):
+                    for done in pending:
+                        if done.done():
+                            done.result()  # a failure stops the run here, not at the end
+                    fetched = self._execute(con, plan, store, i, created, job)
+                    pending.append(worker.submit(self._finish, i, fetched, store, finish))
+                return [future.result() for future in pending]
         finally:
             for name in reversed(created):
                 with contextlib.suppress(Exception):  # best effort clean-up
@@ -443,8 +457,9 @@ class SQLEngine:
 
     def _execute(
         self, con: Any, plan: _Plan, store: _Store, index: int, created: list[str], job: Job
-    ) -> pa.Table:
-        """Run one job's plan, then drop its stages and the prefixes no later job reads.
+    ) -> _Fetched:
+        """Run one job's plan and fetch its rows, then drop its stages and the prefixes no
+        later job reads.
 
         A frame prefix read more than once (by any job), or from a correlated subquery, is
         stored as a table (computed once); one read once, or a plain filter of another
@@ -490,15 +505,28 @@ class SQLEngine:
         )
         if isinstance(result, tuple):
             result, positions = result
-        if plan.expand:
-            assert store.everyone is not None
-            result = expand_rows(store.everyone, result, positions)
         done = [n for n in created if n in store.last_reader and store.last_reader[n] <= index]
         done += [n for n in mine if n not in store.last_reader]  # this job's stages
         for name in sorted(done, key=created.index, reverse=True):
             self._drop(con, name)
             created.remove(name)
-        return result
+        return _Fetched(result, positions, plan.expand)
+
+    @staticmethod
+    def _finish(
+        index: int,
+        fetched: _Fetched,
+        store: _Store,
+        finish: Callable[[int, pa.Table], Any] | None,
+    ) -> Any:
+        """A job's fetched rows as its results table (every patient when its cohort was
+        fetched), then ``finish`` of it. Runs on ``run_tables``'s worker thread: no
+        database work here."""
+        result = fetched.table
+        if fetched.expand:
+            assert store.everyone is not None
+            result = expand_rows(store.everyone, result, fetched.positions)
+        return result if finish is None else finish(index, result)
 
     def _keeps_most(self, con: Any, select: exp.Select, sql: str | None, reads: int) -> bool:
         """A filter of an analytic table is better repeated (a view) than copied when read
@@ -610,6 +638,15 @@ class _Plan:
     steps: list[tuple[str, str, exp.Select, str | None]] = field(default_factory=list)
     final: exp.Select | None = None
     expand: bool = False  # the final SELECT lists the cohort: spread over every patient
+
+
+@dataclass
+class _Fetched:
+    """One job's rows as fetched (``_execute``), before ``_finish``."""
+
+    table: pa.Table
+    positions: Any  # each row's place among every patient (numpy), or None
+    expand: bool  # the rows are the cohort's: spread over every patient
 
 
 @dataclass

@@ -83,6 +83,8 @@ def _rewrite(query: exp.Select) -> None:
     for conjunct in _flatten_and([where.this]):
         join = _as_join(conjunct, outer)
         if join is None:
+            join = _membership_as_join(conjunct, outer, f"tandem_m{len(joins) + 1}")
+        if join is None:
             keep.append(conjunct)
         else:
             joins.append(join)
@@ -106,6 +108,127 @@ def _as_join(conjunct: exp.Expression, outer: set[str]) -> exp.Join | None:
     target, related = parts
     on = exp.and_(*related, copy=False)
     return exp.Join(this=target, on=on, kind="ANTI" if anti else "SEMI")
+
+
+def _membership_as_join(conjunct: exp.Expression, outer: set[str], name: str) -> exp.Join | None:
+    """A conjunct ``[NOT] COALESCE(key IN (SELECT ...), FALSE)`` — the compiler's form of an
+    ``exists`` related only by equalities (``Compiler._semi_join``), a value-set membership
+    against the value-set table, optionally behind ``CASE WHEN <a key column is null> THEN
+    FALSE ELSE ... END`` — as a SEMI (ANTI) JOIN on the key's columns. A key of several columns
+    is a struct (or a row) that DuckDB hashes as one value, in a mark join whose marks a
+    filter then reads; the join on the columns themselves is cheaper (a 10 M-row prefix
+    tested against 2 M encounter ids: 1.9-2.2 s as a struct, 1.5 s as a semi-join). Same
+    rows: a key with a null column has no match in either form (the guard says false; ``=``
+    is never true on a null), so a semi-join drops it and an anti-join keeps it, as the
+    conjunct and its negation do."""
+    anti = False
+    test = _unwrap(conjunct)
+    if isinstance(test, exp.Not):
+        test, anti = _unwrap(test.this), True
+    guard: exp.Expression | None = None
+    if isinstance(test, exp.Case):
+        ifs = test.args.get("ifs") or []
+        default = test.args.get("default")
+        if len(ifs) != 1 or not _is_false(ifs[0].args.get("true")) or default is None:
+            return None
+        guard, test = ifs[0].this, _unwrap(default)
+    # a bare ``key IN (...)`` conjunct is DuckDB's own semi-join already; COALESCE hides it
+    if not isinstance(test, exp.Coalesce):
+        return None
+    if len(test.expressions) != 1 or not _is_false(test.expressions[0]):
+        return None
+    test = _unwrap(test.this)
+    if not isinstance(test, exp.In) or not isinstance(test.args.get("query"), exp.Subquery):
+        return None
+    probe = _unwrap(test.this)
+    keys = _fields(probe)
+    if not keys or any(not isinstance(k, exp.Column) or k.table not in outer for k in keys):
+        return None
+    if guard is not None and not _null_guard(guard, keys):
+        return None
+    body = test.args["query"].this
+    selects = _union_selects(body)
+    if not selects:
+        return None
+    if any(len(_select_fields(select)) != len(keys) for select in selects):
+        return None
+    if not _aliases_read(body) <= _aliases_declared(body):
+        return None  # correlated: reads the outer query
+    for select in selects:
+        fields = _select_fields(select)
+        select.set(
+            "expressions",
+            [exp.alias_(f, f"k{i}", quoted=True, copy=False) for i, f in enumerate(fields)],
+        )
+    target = exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(name)))
+    on = exp.and_(
+        *(
+            exp.EQ(this=exp.column(f"k{i}", table=name, quoted=True), expression=k.copy())
+            for i, k in enumerate(keys)
+        ),
+        copy=False,
+    )
+    return exp.Join(this=target, on=on, kind="ANTI" if anti else "SEMI")
+
+
+def _is_false(e: exp.Expression | None) -> bool:
+    return isinstance(e, exp.Boolean) and not e.this
+
+
+def _fields(e: exp.Expression) -> list[exp.Expression]:
+    """The values of a key: a struct's fields, a row's items, else the value itself."""
+    if isinstance(e, exp.Struct):
+        out = []
+        for f in e.expressions:
+            if not isinstance(f, exp.PropertyEQ):
+                return []
+            out.append(_unwrap(f.expression))
+        return out
+    if isinstance(e, exp.Tuple):
+        return [_unwrap(x) for x in e.expressions]
+    return [e]
+
+
+def _select_fields(select: exp.Select) -> list[exp.Expression]:
+    """What a SELECT of one key lists, field by field (a struct's fields; the columns)."""
+    items = select.expressions
+    if len(items) == 1 and isinstance(_unwrap(items[0]), exp.Struct):
+        return _fields(_unwrap(items[0]))
+    if any(isinstance(i, exp.Star) or isinstance(_unwrap(i), exp.Struct) for i in items):
+        return []
+    return [i.this if isinstance(i, exp.Alias) else i for i in items]
+
+
+def _union_selects(body: exp.Expression) -> list[exp.Select]:
+    """The SELECTs of ``a UNION ALL b ...`` (of a lone SELECT: itself); a set operation of
+    another kind yields nothing, so the caller leaves the conjunct alone."""
+    if isinstance(body, exp.Union):
+        if body.args.get("distinct"):
+            return []
+        left, right = _union_selects(body.this), _union_selects(body.expression)
+        return left + right if left and right else []
+    if isinstance(body, exp.Select) and not any(
+        body.args.get(k) for k in ("group", "having", "limit", "distinct", "qualify")
+    ):
+        return [body]
+    return []
+
+
+def _null_guard(guard: exp.Expression, keys: list[exp.Expression]) -> bool:
+    """``guard`` is ``k IS NULL OR ...`` of the key's columns only."""
+    names = {(k.table, k.name) for k in keys if isinstance(k, exp.Column)}
+    stack = [_unwrap(guard)]
+    while stack:
+        g = stack.pop()
+        if isinstance(g, exp.Or):
+            stack += [_unwrap(g.this), _unwrap(g.expression)]
+            continue
+        if not isinstance(g, exp.Is) or not isinstance(g.expression, exp.Null):
+            return False
+        column = _unwrap(g.this)
+        if not isinstance(column, exp.Column) or (column.table, column.name) not in names:
+            return False
+    return True
 
 
 def _rewrite_values(query: exp.Select) -> None:

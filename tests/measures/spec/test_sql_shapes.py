@@ -81,6 +81,65 @@ def test_a_correlated_exists_filter_is_a_semi_join_on_duckdb() -> None:
     assert run(SQLEngine("sqlite"), outputs) == got
 
 
+def test_a_membership_filter_on_several_keys_is_a_join_on_the_columns() -> None:
+    # an exists related only by equalities compiles to a membership of the (encounter,
+    # patient) key; as a filter it is a semi-join (anti-join) on the two columns, not a
+    # struct hashed whole. A null key matches nothing: the negation keeps it.
+    tables = make_tables(
+        encounters=[
+            visit("p1", "e1", 10),
+            visit("p1", "e2", 1),
+            visit("p2", "e3", 5),
+            {**visit("p2", "e4", 6), "encounter_id": None},
+        ],
+        conditions=[
+            {**dx("p1", "c1", 5), "encounter_id": "e1"},
+            {**dx("p1", "c3", 5), "encounter_id": None},
+            {**dx("p2", "c2", 20), "encounter_id": "e1"},  # another patient's encounter id
+        ],
+    )
+
+    def coded(e: q.Row) -> q.Expr:
+        return DX.where(lambda c: c.encounter_id == e.encounter_id).exists()
+
+    outputs = {
+        "with": ENC.where(coded).count(),
+        "without": ENC.where(lambda e: ~coded(e)).count(),
+    }
+    engine = SQLEngine("duckdb")
+    got = run_outputs(outputs, tables, {}, engine=engine)
+    assert got == {"p1": {"with": 1, "without": 1}, "p2": {"with": 0, "without": 2}}
+    text = "\n".join(s for s in engine.last_sql if not s.startswith("DROP"))
+    assert "SEMI JOIN (SELECT" in text and "ANTI JOIN (SELECT" in text
+    assert "{'k0'" not in text  # no struct key left
+    for other in ("sqlite", "memory"):
+        assert run_outputs(outputs, tables, {}, engine=other) == got
+
+
+def test_a_membership_is_a_join_only_as_a_filter_of_its_own_query() -> None:
+    member = (
+        "CASE WHEN t0.a IS NULL OR t0.b IS NULL THEN FALSE ELSE COALESCE({'k0': t0.a, 'k1': "
+        "t0.b} IN (SELECT {'k0': t1.a, 'k1': t1.b} FROM x AS t1 UNION ALL SELECT {'k0': t2.a, "
+        "'k1': t2.b} FROM y AS t2), FALSE) END"
+    )
+    sql = (
+        f"SELECT * FROM a AS t0 WHERE NOT ({member}) AND (t0.z OR {member})"
+        " AND COALESCE(t0.c IN (SELECT t3.c FROM z AS t3 WHERE t3.d = t0.d), FALSE)"
+        " AND COALESCE(t0.e IN (SELECT t4.e FROM w AS t4), FALSE) AND t0.f IN (SELECT 1)"
+    )
+    tree = exists_as_semi_joins(parse_one(sql, read="duckdb"))
+    joins = tree.args.get("joins") or []
+    assert [j.args.get("kind") for j in joins] == ["ANTI", "SEMI"]
+    anti, semi = (j.sql(dialect="duckdb") for j in joins)
+    assert 'SELECT t1.a AS "k0", t1.b AS "k1" FROM x AS t1 UNION ALL' in anti
+    assert anti.endswith('ON "tandem_m1"."k0" = t0.a AND "tandem_m1"."k1" = t0.b')
+    assert semi.endswith('ON "tandem_m2"."k0" = t0.e')
+    where = tree.args["where"].sql(dialect="duckdb")
+    assert "t0.z OR" in where  # inside an OR: a value, stays
+    assert "t3.d = t0.d" in where  # correlated: stays
+    assert "t0.f IN (SELECT 1)" in where  # a bare IN: DuckDB's own semi-join already
+
+
 def test_only_filters_reading_the_query_itself_become_joins() -> None:
     sql = (
         "SELECT *, EXISTS(SELECT 1 FROM b AS t1 WHERE t1.k = t0.k) AS flag FROM a AS t0 "
