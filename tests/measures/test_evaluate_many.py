@@ -118,3 +118,45 @@ def test_duckdb_sql_without_sqlglots_copy_is_the_same_text(
     copied = statements(Copying("duckdb"))
     assert len(copied) > 500
     assert statements(SQLEngine("duckdb")) == copied
+
+
+def test_a_failure_while_scoring_a_measure_stops_the_run_and_leaves_nothing_behind() -> None:
+    # scoring runs on a worker thread beside the database: its error is the caller's, and
+    # the run's temporary tables and views are dropped as after any failure
+    import duckdb
+
+    from tandem.measures import language as q
+    from tandem.measures.engines.sql import Job, SQLEngine
+    from tests.measures.conftest import make_tables
+
+    tables = make_tables(
+        encounters=[
+            {
+                "encounter_id": "e1",
+                "patient_id": "p1",
+                "status": "finished",
+                "start": dt.datetime(2025, 3, 1, 9),
+            }
+        ]
+    )
+    seen = q.table("encounters").status_in("finished")
+    jobs = [Job({"n": seen.count()}, {}, seen.exists()) for _ in range(3)]
+    con = duckdb.connect()
+    finished: list[int] = []
+
+    def finish(index: int, table: pa.Table) -> int:
+        if index == 1:
+            raise RuntimeError("scoring failed")
+        finished.append(index)
+        return int(table.num_rows)
+
+    engine = SQLEngine("duckdb", connection=con)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        engine.run_tables(jobs, tables, {}, finish=finish)
+    left = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'tandem_%' UNION ALL "
+        "SELECT count(*) FROM duckdb_views() WHERE view_name LIKE 'tandem_%'"
+    ).fetchall()
+    assert left == [(0,), (0,)]
+    assert finished in ([0], [0, 2])  # the job after the failure may have been scored
+    assert engine.run_tables(jobs[:1], tables, {}, finish=finish) == [1]

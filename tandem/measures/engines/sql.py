@@ -14,7 +14,9 @@ Execution (compiled whole first, then run; see ``docs/measures/language.md`` §6
    stages it needs, then the cohort table of the patients where it holds;
 3. stage tables of the remaining patient-level aggregates (GROUP BY per frame, LEFT JOINed;
    indexed on ``patient_id`` outside DuckDB), over the cohort;
-4. one final SELECT of the outputs (every patient, null outside the cohort), fetched as Arrow.
+4. one final SELECT of the outputs (the cohort's rows), fetched as Arrow; on a worker thread
+   they are then spread over every patient (null outside the cohort), while the connection
+   runs the next job.
 
 ``run_tables`` runs several such jobs (a measure suite) sharing the stored prefixes.
 """
