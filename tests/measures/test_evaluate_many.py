@@ -7,14 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from tandem.measures import definitions, schema
+from tandem.measures import language as q
 from tandem.measures import valuesets as vs_module
+from tandem.measures.engines.sql import Job, SQLEngine
 from tandem.measures.evaluation import evaluate, evaluate_many
 from tandem.synth.generator import Generator, SynthConfig
 from tandem.synth.parquet import conformed
+from tests.measures.conftest import make_tables
 
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
@@ -123,12 +127,6 @@ def test_duckdb_sql_without_sqlglots_copy_is_the_same_text(
 def test_a_failure_while_scoring_a_measure_stops_the_run_and_leaves_nothing_behind() -> None:
     # scoring runs on a worker thread beside the database: its error is the caller's, and
     # the run's temporary tables and views are dropped as after any failure
-    import duckdb
-
-    from tandem.measures import language as q
-    from tandem.measures.engines.sql import Job, SQLEngine
-    from tests.measures.conftest import make_tables
-
     tables = make_tables(
         encounters=[
             {

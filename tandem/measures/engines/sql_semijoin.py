@@ -116,8 +116,9 @@ def _membership_as_join(conjunct: exp.Expression, outer: set[str], name: str) ->
     against the value-set table, optionally behind ``CASE WHEN <a key column is null> THEN
     FALSE ELSE ... END`` — as a SEMI (ANTI) JOIN on the key's columns. A key of several columns
     is a struct (or a row) that DuckDB hashes as one value, in a mark join whose marks a
-    filter then reads; the join on the columns themselves is cheaper (a 10 M-row prefix
-    tested against 2 M encounter ids: 1.9-2.2 s as a struct, 1.5 s as a semi-join). Same
+    filter then reads; the join on the columns themselves is cheaper (10 M encounters tested
+    against 19 M (encounter, patient) keys of diagnoses and procedures at 1 M patients:
+    1.9-2.2 s as a struct, 1.5 s as a semi-join). Same
     rows: a key with a null column has no match in either form (the guard says false; ``=``
     is never true on a null), so a semi-join drops it and an anti-join keeps it, as the
     conjunct and its negation do."""
@@ -150,15 +151,15 @@ def _membership_as_join(conjunct: exp.Expression, outer: set[str], name: str) ->
     selects = _union_selects(body)
     if not selects:
         return None
-    if any(len(_select_fields(select)) != len(keys) for select in selects):
+    fields = [_select_fields(select) for select in selects]
+    if any(len(f) != len(keys) for f in fields):
         return None
     if not _aliases_read(body) <= _aliases_declared(body):
         return None  # correlated: reads the outer query
-    for select in selects:
-        fields = _select_fields(select)
+    for select, values in zip(selects, fields, strict=True):
         select.set(
             "expressions",
-            [exp.alias_(f, f"k{i}", quoted=True, copy=False) for i, f in enumerate(fields)],
+            [exp.alias_(v, f"k{i}", quoted=True, copy=False) for i, v in enumerate(values)],
         )
     target = exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(name)))
     on = exp.and_(
